@@ -1,0 +1,1 @@
+"""The ``segmint`` command line: one module per command group."""
