@@ -1,0 +1,378 @@
+"""Turn event rows into Segment-spec messages, with the noise of a real feed.
+
+A real collection endpoint sees more than clean calls: retries that repeat
+a message verbatim, mobile batches that arrive hours late, devices whose
+clock is off (so the message has ``originalTimestamp``/``sentAt`` instead of
+a ``timestamp``), and the odd broken message. :func:`plan_delivery` decides
+which lines get which of these, as columns; :func:`write_messages` renders
+the file in chunks with orjson, reusing pre-serialised fragments for the
+parts that repeat (product properties, pages).
+"""
+
+from __future__ import annotations
+
+import email.utils
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from enum import IntEnum
+from typing import IO, Any
+
+import numpy as np
+import orjson
+
+from segmint.demo.catalog import CATEGORY_NAMES, CURRENCY, LIST_KINDS, SHOP_NAME, SHOP_URL, USER_AGENTS, Catalog, search_queries
+from segmint.demo.orders import Orders
+from segmint.demo.people import NEVER, Devices, People, uuid4_strings
+from segmint.demo.sessions import Code, Events
+
+LIBRARY = orjson.Fragment(orjson.dumps({"name": "analytics.js", "version": "next-1.76.0"}))
+SERVER_CONTEXT = orjson.Fragment(orjson.dumps({"library": {"name": "analytics-python", "version": "2.3.3"}}))
+CHUNK = 100_000  # lines rendered and written at a time
+
+
+class Stamp(IntEnum):
+    """Which time fields a message carries."""
+
+    PLAIN = 0  # timestamp only
+    SENT = 1  # timestamp, originalTimestamp, sentAt, receivedAt
+    SKEWED = 2  # no timestamp: originalTimestamp and sentAt from a wrong clock, receivedAt
+
+
+class Defect(IntEnum):
+    NONE = 0
+    NO_EVENT = 1  # a track without `event`
+    NO_IDS = 2  # neither userId nor anonymousId
+    BAD_TIMESTAMP = 3  # a timestamp that is not ISO-8601
+    NOT_JSON = 4  # a line cut short
+
+
+@dataclass(frozen=True)
+class Noise:
+    """How much of the feed is noisy; each count has a floor so small demos show it."""
+
+    sent: float = 0.12
+    skewed: float = 0.0005
+    late: float = 0.003
+    duplicate: float = 0.0005
+    defect: float = 0.00005  # per kind of defect
+    floor: int = 3
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """The file, line by line, plus per-event time fields."""
+
+    row: np.ndarray  # the event each line renders (the template, for a broken line)
+    defect: np.ndarray  # Defect
+    id_key: np.ndarray  # what the line's messageId is derived from
+    stamp: np.ndarray  # per event: Stamp
+    sent: np.ndarray  # per event, ms (true clock)
+    received: np.ndarray  # per event, ms
+    skew: np.ndarray  # per event, ms the device clock is behind
+    duplicates: int
+    defects: int
+
+
+def how_many(rate: float, n: int, floor: int) -> int:
+    return min(n, max(floor, int(round(rate * n))))
+
+
+def plan_delivery(rng: np.random.Generator, events: Events, now_ms: int, noise: Noise = Noise()) -> Delivery:
+    """Choose the noisy lines and the order of the file."""
+    n = len(events.time)
+    pick = lambda rate, floor=noise.floor: rng.choice(n, how_many(rate, n, floor), replace=False)  # noqa: E731
+    stamp = np.where(rng.random(n) < noise.sent, Stamp.SENT, Stamp.PLAIN).astype(np.int8)
+    late = pick(noise.late)
+    stamp[late] = Stamp.SENT
+    stamp[pick(noise.skewed)] = Stamp.SKEWED
+    sent = events.time + rng.integers(150, 5_000, n)
+    sent[late] = np.minimum(events.time[late] + rng.integers(10 * 60_000, 36 * 3_600_000, len(late)), now_ms - 2_000)
+    received = sent + rng.integers(20, 400, n)
+    skew = np.where(stamp == Stamp.SKEWED, rng.choice([-1, 1], n) * rng.integers(60_000, 3 * 3_600_000, n), 0)
+    arrival = np.where(stamp == Stamp.PLAIN, events.time, received)
+
+    duplicate = pick(noise.duplicate)
+    trackable = np.flatnonzero(events.code >= Code.SEARCHED)
+    trackable = trackable[events.code[trackable] <= Code.CHECKOUT_STARTED]
+    broken_kinds = [Defect.NO_EVENT, Defect.NO_IDS, Defect.BAD_TIMESTAMP, Defect.NOT_JSON]
+    broken_count = how_many(noise.defect, n, 1)
+    template = rng.choice(trackable, len(broken_kinds) * broken_count)
+    defect = np.repeat(np.array(broken_kinds, dtype=np.int8), broken_count)
+
+    row = np.concatenate([np.arange(n), duplicate, template])
+    defects = np.concatenate([np.zeros(n + len(duplicate), dtype=np.int8), defect])
+    id_key = np.concatenate([np.arange(n), duplicate, n + np.arange(len(template))])
+    when = np.concatenate([
+        arrival,
+        arrival[duplicate] + rng.integers(1_000, 120_000, len(duplicate)),
+        arrival[template] + rng.integers(0, 10_000, len(template)),
+    ])  # fmt: skip
+    order = np.argsort(when, kind="stable")
+    return Delivery(
+        row[order], defects[order], id_key[order], stamp, sent, received, skew, len(duplicate), len(template)
+    )
+
+
+def iso(ms: np.ndarray) -> list[str]:
+    """ISO-8601 UTC with milliseconds and a Z, for a whole column at once."""
+    return np.datetime_as_string(ms.astype("datetime64[ms]"), unit="ms", timezone="UTC").tolist()
+
+
+def keyed_uuids(key: int, index: np.ndarray) -> list[str]:
+    """UUID4-shaped ids that depend only on (key, index): random access, no storage."""
+
+    def splitmix(x: np.ndarray) -> np.ndarray:
+        x = x + np.uint64(0x9E3779B97F4A7C15)
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return x ^ (x >> np.uint64(31))
+
+    with np.errstate(over="ignore"):
+        base = index.astype(np.uint64) * np.uint64(2) + np.uint64(key)
+        halves = np.stack([splitmix(base), splitmix(base + np.uint64(1))], axis=1)
+    return uuid4_strings(halves.astype(">u8").view(np.uint8).reshape(len(index), 16))
+
+
+@dataclass(frozen=True)
+class Page:
+    name: str
+    path: str
+    title: str
+
+    def context(self) -> orjson.Fragment:
+        return orjson.Fragment(orjson.dumps({"path": self.path, "url": SHOP_URL + self.path}))
+
+    def properties(self) -> orjson.Fragment:
+        return orjson.Fragment(orjson.dumps({"path": self.path, "url": SHOP_URL + self.path, "title": self.title}))
+
+
+class Pages:
+    """Every page of the shop, numbered: five fixed ones, then categories, products, searches, lists."""
+
+    FIXED = ("home", "cart", "checkout", "signup", "login")
+
+    def __init__(self, catalog: Catalog) -> None:
+        queries = search_queries()
+        pages = [
+            Page("Home", "/", f"{SHOP_NAME} | Clothing, Outdoor & Home"),
+            Page("Cart", "/cart", f"Your Cart | {SHOP_NAME}"),
+            Page("Checkout", "/checkout", f"Checkout | {SHOP_NAME}"),
+            Page("Sign Up", "/account/signup", f"Create an Account | {SHOP_NAME}"),
+            Page("Log In", "/account/login", f"Log In | {SHOP_NAME}"),
+        ]
+        pages += [Page("Category", f"/c/{c}", f"{c.title()} | {SHOP_NAME}") for c in CATEGORY_NAMES]
+        pages += [
+            Page("Product", f"/p/{catalog.slug[p]}", f"{catalog.brand[p]} {catalog.name[p]} | {SHOP_NAME}")
+            for p in range(catalog.size)
+        ]
+        pages += [Page("Search", f"/search?q={q.replace(' ', '+')}", f"Search: {q} | {SHOP_NAME}") for q, _ in queries]
+        pages += [
+            Page("Category", f"/c/{c}?list={kind}", f"{c.title()} {kind.replace('-', ' ').title()} | {SHOP_NAME}")
+            for c in CATEGORY_NAMES
+            for kind in LIST_KINDS
+        ]
+        self.name = [p.name for p in pages]
+        self.context = [p.context() for p in pages]
+        self.properties = [p.properties() for p in pages]
+        self.category_at = len(self.FIXED)
+        self.product_at = self.category_at + len(CATEGORY_NAMES)
+        self.search_at = self.product_at + catalog.size
+        self.list_at = self.search_at + len(queries)
+
+    def of(self, code: np.ndarray, product: np.ndarray, category: np.ndarray, detail: np.ndarray) -> np.ndarray:
+        """The page each event happened on."""
+        fixed = {
+            Code.PAGE_SIGNUP: 3, Code.IDENTIFY_SIGNUP: 3, Code.PAGE_LOGIN: 4, Code.IDENTIFY_LOGIN: 4, Code.ALIAS: 4,
+            Code.CART_VIEWED: 1, Code.PRODUCT_REMOVED: 1, Code.CHECKOUT_STARTED: 2,
+        }  # fmt: skip
+        page = np.zeros(len(code), dtype=np.int64)  # home, for the rest
+        for c, at in fixed.items():
+            page[code == c] = at
+        page = np.where(code == Code.PAGE_CATEGORY, self.category_at + category, page)
+        on_product = (code == Code.PAGE_PRODUCT) | (code == Code.PRODUCT_VIEWED) | (code == Code.PRODUCT_ADDED)
+        page = np.where(on_product, self.product_at + product, page)
+        page = np.where(code == Code.SEARCHED, self.search_at + detail, page)
+        return np.where(code == Code.LIST_VIEWED, self.list_at + category * len(LIST_KINDS) + detail, page)
+
+
+@dataclass(frozen=True)
+class Feed:
+    """Everything a message is rendered from."""
+
+    events: Events
+    device: np.ndarray  # per event
+    devices: Devices
+    people: People
+    catalog: Catalog
+    orders: Orders
+    cart_id: list[str | None]  # per session
+    order_of_session: np.ndarray  # per session, -1 if none
+    signed_up_at: np.ndarray  # per profile, ms
+
+
+class Renderer:
+    """Renders event rows into message dicts; the per-row work is lookups only."""
+
+    TRACKS = {
+        Code.SEARCHED: "Products Searched",
+        Code.LIST_VIEWED: "Product List Viewed",
+        Code.PRODUCT_VIEWED: "Product Viewed",
+        Code.PRODUCT_ADDED: "Product Added",
+        Code.PRODUCT_REMOVED: "Product Removed",
+        Code.CART_VIEWED: "Cart Viewed",
+        Code.CHECKOUT_STARTED: "Checkout Started",
+    }
+
+    def __init__(self, feed: Feed) -> None:
+        self.feed = feed
+        self.pages = Pages(feed.catalog)
+        catalog = feed.catalog
+        self.product = [
+            {
+                "product_id": catalog.product_id[p],
+                "sku": catalog.sku[p],
+                "category": CATEGORY_NAMES[catalog.category[p]],
+                "name": catalog.name[p],
+                "brand": catalog.brand[p],
+                "price": float(catalog.price[p]),
+            }
+            for p in range(catalog.size)
+        ]
+        self.viewed = [orjson.Fragment(orjson.dumps({**p, "currency": CURRENCY})) for p in self.product]
+        self.searched = [orjson.Fragment(orjson.dumps({"query": q})) for q, _ in search_queries()]
+        self.listed = [
+            orjson.Fragment(orjson.dumps({"list_id": f"{c}-{kind}", "category": c}))
+            for c in CATEGORY_NAMES
+            for kind in LIST_KINDS
+        ]
+        owner = feed.devices.owner
+        self.user_id = [feed.people.customer_id[o] for o in owner]
+        self.user_agent = [USER_AGENTS[u] for u in feed.devices.user_agent]
+        created = iso(np.where(feed.signed_up_at < NEVER, feed.signed_up_at, 0))
+        people = feed.people
+        self.signup_traits = [
+            orjson.Fragment(orjson.dumps({
+                "email": people.email[i], "first_name": people.first_name[i],
+                "last_name": people.last_name[i], "created_at": created[i],
+            }))
+            if people.email[i] else None
+            for i in range(len(people.email))
+        ]  # fmt: skip
+
+    def chunk(self, delivery: Delivery, lines: slice, id_key: int) -> Iterator[dict[str, Any] | bytes]:
+        """The messages of a run of lines (broken ones included), in file order."""
+        feed, events = self.feed, self.feed.events
+        rows = delivery.row[lines]
+        code = events.code[rows]
+        time = events.time[rows]
+        stamp = delivery.stamp[rows]
+        skew = delivery.skew[rows]
+        page = self.pages.of(code, events.product[rows], events.category[rows], events.detail[rows])
+        device = feed.device[rows]
+        session = events.session[rows]
+        identified = time >= feed.devices.identified_at[device]
+        columns = zip(
+            code.tolist(), device.tolist(), identified.tolist(), page.tolist(),
+            events.product[rows].tolist(), events.category[rows].tolist(), events.detail[rows].tolist(),
+            events.quantity[rows].tolist(), session.tolist(), stamp.tolist(), delivery.defect[lines].tolist(),
+            keyed_uuids(id_key, delivery.id_key[lines]), iso(time), iso(time - skew),
+            iso(delivery.sent[rows] - skew), iso(delivery.received[rows]), time.tolist(),
+        )  # fmt: skip
+        for code_, device_, identified_, page_, product, category, detail, quantity, session_, stamp_, defect, *rest in columns:
+            message_id, timestamp, original, sent, received, ms = rest
+            message = self.message(
+                message_id, code_, device_, identified_, page_, product, category, detail, quantity, session_
+            )
+            if stamp_ == Stamp.SKEWED:
+                message.update(originalTimestamp=original, sentAt=sent, receivedAt=received)
+            else:
+                message["timestamp"] = timestamp
+                if stamp_ == Stamp.SENT:
+                    message.update(originalTimestamp=timestamp, sentAt=sent, receivedAt=received)
+            if defect:
+                message = break_message(message, Defect(defect), ms)
+            yield message
+
+    def message(
+        self, message_id: str, code: int, device: int, identified: bool, page: int, product: int, category: int, detail: int,
+        quantity: int, session: int,
+    ) -> dict[str, Any]:  # fmt: skip
+        feed = self.feed
+        anonymous_id = feed.devices.anonymous_id[device]
+        if code == Code.ALIAS:
+            user_id = self.user_id[device]
+            return {"type": "alias", "messageId": message_id, "previousId": anonymous_id, "userId": user_id, "context": SERVER_CONTEXT}
+        message: dict[str, Any] = {"type": "track", "messageId": message_id, "anonymousId": anonymous_id}
+        if identified:
+            message["userId"] = self.user_id[device]
+        if code <= Code.PAGE_LOGIN:
+            message["type"] = "page"
+            message["name"] = self.pages.name[page]
+            message["properties"] = self.pages.properties[page]
+        elif code <= Code.CHECKOUT_STARTED:
+            message["event"] = self.TRACKS[code]  # type: ignore[index]
+            message["properties"] = self.properties(code, product, detail, category, quantity, session)
+        else:
+            message["type"] = "identify"
+            owner = int(feed.devices.owner[device])
+            if code == Code.IDENTIFY_SIGNUP:
+                message["traits"] = self.signup_traits[owner]
+            elif code == Code.IDENTIFY_LOGIN:
+                message["traits"] = {"email": feed.people.email[owner]}
+            else:
+                message["traits"] = {"email": feed.people.email_on_newsletter[owner], "newsletter_opt_in": True}
+        message["context"] = {
+            "ip": feed.devices.ip[device],
+            "userAgent": self.user_agent[device],
+            "page": self.pages.context[page],
+            "library": LIBRARY,
+        }
+        return message
+
+    def properties(self, code: int, product: int, detail: int, category: int, quantity: int, session: int) -> Any:
+        if code == Code.PRODUCT_VIEWED:
+            return self.viewed[product]
+        if code == Code.SEARCHED:
+            return self.searched[detail]
+        if code == Code.LIST_VIEWED:
+            return self.listed[category * len(LIST_KINDS) + detail]
+        cart_id = self.feed.cart_id[session]
+        if code == Code.CART_VIEWED:
+            return {"cart_id": cart_id}
+        if code == Code.CHECKOUT_STARTED:
+            orders, k = self.feed.orders, int(self.feed.order_of_session[session])
+            return {
+                "order_id": orders.order_id[k],
+                "value": float(orders.subtotal[k]),
+                "revenue": float(orders.revenue[k]),
+                "currency": CURRENCY,
+            }
+        return {"cart_id": cart_id, **self.product[product], "quantity": quantity}
+
+
+def break_message(message: dict[str, Any], defect: Defect, ms: int) -> dict[str, Any] | bytes:
+    """Spoil a valid message the way real feeds are spoilt."""
+    if defect == Defect.NO_EVENT:
+        return {key: value for key, value in message.items() if key != "event"}
+    if defect == Defect.NO_IDS:
+        return {key: value for key, value in message.items() if key not in ("userId", "anonymousId")}
+    if defect == Defect.BAD_TIMESTAMP:
+        moment = datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+        formats = (email.utils.format_datetime(moment, usegmt=True), moment.strftime("%d/%m/%Y %H:%M:%S"), "yesterday")
+        spoilt = {key: value for key, value in message.items() if key not in ("originalTimestamp", "sentAt", "receivedAt")}
+        return {**spoilt, "timestamp": formats[ms % len(formats)]}
+    whole = orjson.dumps(message)
+    return whole[: len(whole) // 2]
+
+
+def write_messages(out: IO[bytes], renderer: Renderer, delivery: Delivery, id_key: int) -> int:
+    """Render every line of the delivery into ``out``; returns the number of lines."""
+    total = len(delivery.row)
+    for start in range(0, total, CHUNK):
+        lines = []
+        for message in renderer.chunk(delivery, slice(start, start + CHUNK), id_key):
+            lines.append(message if isinstance(message, bytes) else orjson.dumps(message))
+        lines.append(b"")
+        out.write(b"\n".join(lines))
+    return total

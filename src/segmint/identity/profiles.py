@@ -1,0 +1,224 @@
+"""Profiles in the store: resolve identities and summarise each person.
+
+``rebuild`` recomputes the store's ``identities``, ``identity_conflicts``
+and ``profiles`` tables from the events (all of them, or those up to an
+instant). It runs after every import and, debounced, inside the server.
+Traits are the latest ``identify`` value of each key across all of a
+profile's identifiers, by event time (then arrival ``seq``); a JSON null
+unsets a trait.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import duckdb
+import orjson
+import pyarrow as pa
+
+from segmint.config.model import IdentityConfig
+from segmint.errors import NotFoundError
+from segmint.identity.extract import links_sql, observations_sql
+from segmint.identity.graph import IdentityGraph, Link, resolve
+from segmint.store.store import StoreReader
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def events_as_of(as_of: datetime | None) -> str:
+    """The events relation as it was at ``as_of`` (all events for None)."""
+    if as_of is None:
+        return "events"
+    return f"(SELECT * FROM events WHERE event_time <= TIMESTAMPTZ '{as_of.isoformat()}')"
+
+
+def resolve_identities(
+    con: duckdb.DuckDBPyConnection, identity: IdentityConfig, as_of: datetime | None = None
+) -> IdentityGraph:
+    """Resolve the identity graph from the stored events (up to ``as_of``)."""
+    events = events_as_of(as_of)
+    obs = con.execute(
+        f"SELECT kind, value, epoch_us(first.t) AS at, first.s AS seq FROM ({observations_sql(identity, events)})"
+    ).fetchnumpy()
+    links = con.execute(
+        f"""SELECT kind_a, value_a, kind_b, value_b, epoch_us(first.t) AS at, first.s AS seq
+            FROM ({links_sql(identity, events)})"""
+    ).fetchnumpy()
+    observations = (
+        ((k, v), int(at), int(seq))
+        for k, v, at, seq in zip(obs["kind"], obs["value"], obs["at"], obs["seq"])
+    )
+    link_list = [
+        Link(int(at), int(seq), (ka, va), (kb, vb))
+        for ka, va, kb, vb, at, seq in zip(
+            links["kind_a"], links["value_a"], links["kind_b"], links["value_b"], links["at"], links["seq"]
+        )
+    ]
+    return resolve(link_list, observations, identity.limits, identity.max_ids)
+
+
+def identity_table(graph: IdentityGraph) -> pa.Table:
+    kinds, values, profiles, first = [], [], [], []
+    for profile_id, members in graph.profiles():
+        for kind, value in members:
+            kinds.append(kind)
+            values.append(value)
+            profiles.append(profile_id)
+            first.append(graph.first_seen((kind, value))[0])
+    return pa.table(
+        {
+            "kind": pa.array(kinds, pa.string()),
+            "value": pa.array(values, pa.string()),
+            "profile_id": pa.array(profiles, pa.string()),
+            "first_seen": pa.array(first, pa.int64()).cast(pa.timestamp("us", tz="UTC")),
+        }
+    )
+
+
+def conflict_table(graph: IdentityGraph) -> pa.Table:
+    rows = [
+        (c.link.a[0], c.link.a[1], c.link.b[0], c.link.b[1], c.link.at, c.link.seq, c.reason)
+        for c in graph.conflicts()
+    ]
+    names = ["kind_a", "value_a", "kind_b", "value_b", "event_time", "seq", "reason"]
+    columns = list(zip(*rows)) if rows else [[] for _ in names]
+    table = pa.table({n: pa.array(list(col)) if rows else pa.array([], pa.string()) for n, col in zip(names, columns)})
+    return table.set_column(
+        4, "event_time", pa.array(list(columns[4]), pa.int64()).cast(pa.timestamp("us", tz="UTC"))
+    ).set_column(5, "seq", pa.array(list(columns[5]), pa.int64()))
+
+
+PROFILE_EVENTS = """
+SELECT e.*, i.profile_id
+FROM {events} AS e
+JOIN {identities} AS i
+  ON i.kind = CASE WHEN e.user_id IS NOT NULL THEN 'user_id' ELSE 'anonymous_id' END
+ AND i.value = coalesce(e.user_id, e.anonymous_id)
+"""
+
+PROFILE_TRAITS = """
+WITH msg AS ({profile_events}),
+trait_values AS (
+    SELECT msg.profile_id, j.key, j.value, msg.event_time, msg.seq
+    FROM msg, json_each(msg.traits) AS j
+    WHERE msg.type = 'identify' AND msg.traits IS NOT NULL
+),
+latest AS (
+    SELECT profile_id, key, arg_max(value, struct_pack(t := event_time, s := seq)) AS value
+    FROM trait_values GROUP BY profile_id, key
+)
+SELECT profile_id, json_group_object(key, value) AS traits
+FROM latest WHERE json_type(value) <> 'NULL'
+GROUP BY profile_id
+"""
+
+
+def rebuild(con: duckdb.DuckDBPyConnection, identity: IdentityConfig) -> IdentityGraph:
+    """Recompute identities, conflicts and profiles from all stored events."""
+    graph = resolve_identities(con, identity)
+    ids = identity_table(graph)
+    conflicts = conflict_table(graph)
+    con.register("ids_in", ids)
+    con.register("conflicts_in", conflicts)
+    profile_events = PROFILE_EVENTS.format(events="events", identities="identities")
+    try:
+        con.execute("BEGIN TRANSACTION")
+        con.execute("DELETE FROM identities")
+        con.execute("INSERT INTO identities SELECT * FROM ids_in")
+        con.execute("DELETE FROM identity_conflicts")
+        con.execute("INSERT INTO identity_conflicts SELECT * FROM conflicts_in")
+        con.execute("DELETE FROM profiles")
+        con.execute(
+            f"""
+            INSERT INTO profiles
+            WITH stats AS (
+                SELECT profile_id, min(event_time) AS first_seen, max(event_time) AS last_seen,
+                       count(*) AS messages
+                FROM ({profile_events}) GROUP BY profile_id
+            ),
+            users AS (
+                SELECT profile_id, min(value) AS user_id FROM identities
+                WHERE kind = 'user_id' GROUP BY profile_id
+            ),
+            traits AS ({PROFILE_TRAITS.format(profile_events=profile_events)})
+            SELECT s.profile_id, u.user_id, s.first_seen, s.last_seen, s.messages,
+                   coalesce(t.traits, '{{}}'::JSON)
+            FROM stats s LEFT JOIN users u USING (profile_id) LEFT JOIN traits t USING (profile_id)
+            """
+        )
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.unregister("ids_in")
+        con.unregister("conflicts_in")
+    return graph
+
+
+@dataclass(frozen=True)
+class ProfileView:
+    """A profile as the store knows it, for ``segmint profiles show``."""
+
+    id: str
+    ids: dict[str, list[str]]
+    traits: dict[str, Any]
+    first_seen: datetime | None
+    last_seen: datetime | None
+    messages: int
+    conflicts: list[dict[str, Any]]
+    recent_events: list[dict[str, Any]]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "ids": self.ids,
+            "traits": self.traits,
+            "first_seen": self.first_seen,
+            "last_seen": self.last_seen,
+            "messages": self.messages,
+            "conflicts": self.conflicts,
+            "recent_events": self.recent_events,
+        }
+
+
+def find_profile(store: StoreReader, any_id: str, recent: int = 10) -> ProfileView:
+    """The profile that holds ``any_id`` (a userId, anonymousId, email, ...)."""
+    found = store.query(
+        "SELECT DISTINCT profile_id FROM identities WHERE value = ? OR profile_id = ?", [any_id, any_id]
+    ).column("profile_id").to_pylist()
+    if not found:
+        raise NotFoundError(f"no profile has the id {any_id!r}")
+    profile_id = found[0]
+    members = store.query(
+        "SELECT kind, value FROM identities WHERE profile_id = ? ORDER BY kind, first_seen, value", [profile_id]
+    ).to_pylist()
+    ids: dict[str, list[str]] = {}
+    for row in members:
+        ids.setdefault(row["kind"], []).append(row["value"])
+    summary = store.query("SELECT * FROM profiles WHERE profile_id = ?", [profile_id]).to_pylist()
+    row = summary[0] if summary else {}
+    values = [m["value"] for m in members]
+    conflicts = store.query(
+        """SELECT kind_a, value_a, kind_b, value_b, event_time, reason FROM identity_conflicts
+           WHERE value_a IN (SELECT unnest(?)) OR value_b IN (SELECT unnest(?)) ORDER BY event_time""",
+        [values, values],
+    ).to_pylist()
+    events = store.query(
+        f"""SELECT event_time, type, coalesce(event, name) AS name, seq FROM ({PROFILE_EVENTS.format(events='events', identities='identities')})
+            WHERE profile_id = ? ORDER BY event_time DESC, seq DESC LIMIT ?""",
+        [profile_id, recent],
+    ).to_pylist()
+    traits = row.get("traits")
+    return ProfileView(
+        id=profile_id,
+        ids=ids,
+        traits=orjson.loads(traits) if isinstance(traits, str) else (traits or {}),
+        first_seen=row.get("first_seen"),
+        last_seen=row.get("last_seen"),
+        messages=int(row.get("messages") or 0),
+        conflicts=conflicts,
+        recent_events=events,
+    )

@@ -1,0 +1,200 @@
+"""Validation and normalisation of raw Segment messages, as one SQL pass.
+
+Every way in (HTTP, JSONL, CSV, Parquet, failed-message replay) hands the
+same ``staged`` relation to this query, so every message is judged by the
+same rules. Doing it in DuckDB parses each message once, in C++, on every
+core; Python only moves Arrow buffers.
+
+``staged`` columns: ``ord`` (position in the staged batch), ``source``,
+``arrived_at`` (when segmint received it), ``batch_sent_at`` (the batch
+envelope's ``sentAt``, text or NULL), ``raw`` (the message text),
+``origin`` (where it came from, for the failed-messages store) and
+``trust_received_at`` (true for files: the message's own ``receivedAt`` is
+the time received).
+
+The result has one row per staged message: ``reason`` is NULL for a valid
+message and says what is wrong otherwise.
+"""
+
+from __future__ import annotations
+
+MAX_MESSAGE_BYTES = 32 * 1024
+
+MESSAGE_TYPES = ("track", "identify", "page", "screen", "group", "alias")
+
+# Top-level fields segmint stores in their own columns; everything else
+# in a message is kept verbatim in ``extra``.
+_FIELDS: tuple[tuple[str, str], ...] = (
+    ("type", "VARCHAR"),
+    ("messageId", "VARCHAR"),
+    ("userId", "VARCHAR"),
+    ("anonymousId", "VARCHAR"),
+    ("event", "VARCHAR"),
+    ("name", "VARCHAR"),
+    ("previousId", "VARCHAR"),
+    ("groupId", "VARCHAR"),
+    ("timestamp", "VARCHAR"),
+    ("originalTimestamp", "VARCHAR"),
+    ("sentAt", "VARCHAR"),
+    ("receivedAt", "VARCHAR"),
+    ("properties", "JSON"),
+    ("traits", "JSON"),
+    ("context", "JSON"),
+    ("integrations", "JSON"),
+)
+_INDEX = {name: i + 1 for i, (name, _) in enumerate(_FIELDS)}  # 1-based, as DuckDB lists
+
+_SCHEMA = "{" + ",".join(f'"{name}":"{kind}"' for name, kind in _FIELDS) + "}"
+_PATHS = "[" + ",".join(f"'$.{name}'" for name, _ in _FIELDS) + "]"
+_STRIP = "{" + ",".join(f'"{name}":null' for name, _ in _FIELDS) + "}"
+
+_ID_TYPES = "('VARCHAR','BIGINT','UBIGINT','DOUBLE')"
+
+
+def _t(field: str) -> str:
+    """The JSON type of a top-level field: NULL when absent, 'NULL' for null."""
+    return f"t[{_INDEX[field]}]"
+
+
+def _present(field: str) -> str:
+    return f"coalesce({_t(field)}, 'NULL') <> 'NULL'"
+
+
+_IDS = ("messageId", "userId", "anonymousId", "previousId", "groupId")
+_INSTANTS = ("timestamp", "originalTimestamp", "sentAt", "receivedAt")
+_OBJECTS = ("properties", "traits", "context", "integrations")
+_ISO_PREFIX = r"'\s*\d{4}-\d{2}-\d{2}([T ].*)?'"
+
+
+def _id_value(field: str) -> str:
+    """An identifier as text: strings trimmed, numbers as their text, else NULL."""
+    return f"CASE WHEN {_t(field)} IN {_ID_TYPES} THEN nullif(trim(m.\"{field}\"), '') END"
+
+
+def _instant_value(text: str) -> str:
+    """Text parsed as an instant, or NULL when it is not an ISO-8601 date-time."""
+    parsed = f"try_cast({text} AS TIMESTAMPTZ)"
+    return (
+        f"CASE WHEN regexp_full_match({text}, {_ISO_PREFIX}) AND isfinite({parsed})"
+        f" THEN {parsed} END"
+    )
+
+
+def _reason() -> str:
+    types = ", ".join(MESSAGE_TYPES)
+    checks: list[tuple[str, str]] = [
+        ("NOT is_json", "'not valid JSON'"),
+        ("top_type <> 'OBJECT'", "'a message must be a JSON object, not ' || lower(top_type)"),
+        (
+            f"size > {MAX_MESSAGE_BYTES}",
+            f"'message is ' || size || ' bytes; the limit is {MAX_MESSAGE_BYTES} bytes (32 KB)'",
+        ),
+        (f"NOT {_present('type')}", f"'missing type: expected one of {types}'"),
+        (
+            f"{_t('type')} <> 'VARCHAR' OR m.type NOT IN {MESSAGE_TYPES!r}",
+            f"'unknown type ' || coalesce('\"' || m.type || '\"', 'null') || ': expected one of {types}'",
+        ),
+    ]
+    for field in _IDS:
+        checks.append(
+            (f"{_present(field)} AND {_t(field)} NOT IN {_ID_TYPES}",
+             f"'{field} must be a string or a number'")
+        )
+    checks += [
+        (
+            "m.type <> 'alias' AND id_user IS NULL AND id_anonymous IS NULL",
+            "'a message needs a userId or an anonymousId'",
+        ),
+        (
+            f"m.type = 'track' AND ({_t('event')} IS DISTINCT FROM 'VARCHAR' OR trim(m.event) = '')",
+            "'a track message needs an event name (a non-empty string)'",
+        ),
+        (
+            f"m.type IN ('page', 'screen') AND {_present('name')} AND {_t('name')} <> 'VARCHAR'",
+            "'name must be a string'",
+        ),
+        (
+            "m.type = 'alias' AND (id_previous IS NULL OR id_user IS NULL)",
+            "'an alias message needs both previousId and userId'",
+        ),
+        ("m.type = 'group' AND id_group IS NULL", "'a group message needs a groupId'"),
+    ]
+    for field, column in zip(_INSTANTS, ("at_timestamp", "at_original", "at_sent", "at_received")):
+        checks.append(
+            (
+                f"{_present(field)} AND ({_t(field)} <> 'VARCHAR' OR {column} IS NULL)",
+                f"'{field} is not an ISO-8601 date-time: ' || coalesce(m.\"{field}\", '?')",
+            )
+        )
+    for field in _OBJECTS:
+        checks.append((f"{_present(field)} AND {_t(field)} <> 'OBJECT'", f"'{field} must be a JSON object'"))
+    whens = "\n".join(f"            WHEN {cond} THEN {text}" for cond, text in checks)
+    return f"CASE\n{whens}\n        END"
+
+
+def normalize_sql(staged: str = "staged") -> str:
+    """The query that validates and normalises every row of ``staged``."""
+    return f"""
+WITH checked AS (
+    SELECT *, json_valid(raw) AS is_json, strlen(raw) AS size FROM {staged}
+), typed AS (
+    SELECT *, CASE WHEN is_json THEN json_type(raw) END AS top_type FROM checked
+), fields AS (
+    SELECT *,
+           CASE WHEN top_type = 'OBJECT' THEN from_json(raw, '{_SCHEMA}') END AS m,
+           CASE WHEN top_type = 'OBJECT' THEN json_type(raw, {_PATHS}) END AS t
+    FROM typed
+), values AS (
+    SELECT *,
+        {_id_value('messageId')} AS id_message,
+        {_id_value('userId')} AS id_user,
+        {_id_value('anonymousId')} AS id_anonymous,
+        {_id_value('previousId')} AS id_previous,
+        {_id_value('groupId')} AS id_group,
+        {_instant_value('m."timestamp"')} AS at_timestamp,
+        {_instant_value('m.originalTimestamp')} AS at_original,
+        {_instant_value('m.sentAt')} AS at_sent,
+        {_instant_value('m.receivedAt')} AS at_received,
+        {_instant_value('batch_sent_at')} AS at_batch_sent
+    FROM fields
+), judged AS (
+    SELECT *,
+        {_reason()} AS reason,
+        coalesce(at_sent, at_batch_sent) AS ts_sent,
+        CASE WHEN trust_received_at THEN coalesce(at_received, arrived_at) ELSE arrived_at END
+            AS ts_received
+    FROM values
+)
+SELECT
+    ord,
+    source,
+    origin,
+    raw,
+    reason,
+    ts_received AS received_at,
+    CASE WHEN reason IS NULL THEN coalesce(id_message, 'md5-' || md5(raw)) END AS message_id,
+    CASE WHEN reason IS NULL THEN m.type END AS type,
+    CASE WHEN m.type = 'track' THEN m.event END AS event,
+    CASE WHEN m.type IN ('page', 'screen') AND {_t('name')} = 'VARCHAR' THEN m.name END AS name,
+    id_user AS user_id,
+    id_anonymous AS anonymous_id,
+    id_previous AS previous_id,
+    id_group AS group_id,
+    coalesce(
+        at_timestamp,
+        CASE WHEN at_original IS NOT NULL AND ts_sent IS NOT NULL
+             THEN ts_received - (ts_sent - at_original) END,
+        at_original,
+        ts_received
+    ) AS event_time,
+    at_timestamp AS "timestamp",
+    at_original AS original_timestamp,
+    ts_sent AS sent_at,
+    CASE WHEN {_t('properties')} = 'OBJECT' THEN m.properties END AS properties,
+    CASE WHEN {_t('traits')} = 'OBJECT' THEN m.traits END AS traits,
+    CASE WHEN {_t('context')} = 'OBJECT' THEN m.context END AS context,
+    CASE WHEN {_t('integrations')} = 'OBJECT' THEN m.integrations END AS integrations,
+    CASE WHEN reason IS NULL THEN
+        nullif(json_merge_patch(raw, '{_STRIP}')::VARCHAR, '{{}}')::JSON END AS extra
+FROM judged
+"""

@@ -1,0 +1,66 @@
+"""Raw messages on their way in, as one Arrow table per batch.
+
+Every way in (HTTP, files, replay of failed messages) turns what it
+received into a *staged* table of raw message texts; the ingestor then
+judges and stores them all the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import pyarrow as pa
+
+STAGED_SCHEMA = pa.schema(
+    [
+        ("ord", pa.int64()),
+        ("source", pa.string()),
+        ("arrived_at", pa.timestamp("us", tz="UTC")),
+        ("batch_sent_at", pa.string()),
+        ("raw", pa.string()),
+        ("origin", pa.string()),
+        ("trust_received_at", pa.bool_()),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """Where a group of messages came from and when."""
+
+    source: str
+    arrived_at: datetime
+    origin: str
+    batch_sent_at: str | None = None
+    trust_received_at: bool = False
+
+
+def stage(raws: Sequence[str] | pa.Array, arrival: Arrival, start: int = 0) -> pa.Table:
+    """A staged table for messages that share one arrival."""
+    count = len(raws)
+
+    def same(value: object, kind: pa.DataType) -> pa.Array:
+        return pa.repeat(pa.scalar(value, kind), count)
+
+    return pa.table(
+        {
+            "ord": pa.array(range(start, start + count), pa.int64()),
+            "source": same(arrival.source, pa.string()),
+            "arrived_at": same(arrival.arrived_at, pa.timestamp("us", tz="UTC")),
+            "batch_sent_at": same(arrival.batch_sent_at, pa.string()),
+            "raw": raws if isinstance(raws, (pa.Array, pa.ChunkedArray)) else pa.array(raws, pa.string()),
+            "origin": same(arrival.origin, pa.string()),
+            "trust_received_at": same(arrival.trust_received_at, pa.bool_()),
+        },
+        schema=STAGED_SCHEMA,
+    )
+
+
+def concat(tables: Sequence[pa.Table]) -> pa.Table:
+    """Join staged tables into one, renumbering ``ord`` to stay unique."""
+    if not tables:
+        return STAGED_SCHEMA.empty_table()
+    whole = pa.concat_tables(tables)
+    return whole.set_column(0, "ord", pa.array(range(whole.num_rows), pa.int64()))

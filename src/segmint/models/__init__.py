@@ -1,0 +1,1 @@
+"""Predictive models: fitted on customer summaries, pure numerics, no I/O."""

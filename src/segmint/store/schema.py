@@ -1,0 +1,152 @@
+"""The store's schema, as a list of numbered migrations.
+
+A store records its ``schema_version``; opening a store made by an older
+segmint applies the missing migrations in place, each in its own
+transaction, so a crash mid-upgrade leaves the store at the last version
+that completed.
+
+Personal data lives only in tables that carry ``user_id`` and
+``anonymous_id`` columns (or an identifier ``kind``/``value`` pair), so that
+everything about one person can be found and erased by their ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import duckdb
+
+Migration = Callable[[duckdb.DuckDBPyConnection], None]
+
+
+def _v1_messages(con: duckdb.DuckDBPyConnection) -> None:
+    """Accepted messages and failed messages."""
+    con.execute(
+        """
+        CREATE TABLE events (
+            seq BIGINT NOT NULL,              -- arrival order across all sources
+            source VARCHAR NOT NULL,
+            message_id VARCHAR NOT NULL,
+            msg_key UBIGINT NOT NULL,         -- hash of (source, message_id) for deduplication
+            type VARCHAR NOT NULL,            -- track, identify, page, screen, group, alias
+            event VARCHAR,                    -- track: the event name
+            name VARCHAR,                     -- page, screen: the page name
+            user_id VARCHAR,
+            anonymous_id VARCHAR,
+            previous_id VARCHAR,              -- alias
+            group_id VARCHAR,                 -- group
+            event_time TIMESTAMPTZ NOT NULL,  -- derived by the Segment rules
+            "timestamp" TIMESTAMPTZ,
+            original_timestamp TIMESTAMPTZ,
+            sent_at TIMESTAMPTZ,
+            received_at TIMESTAMPTZ NOT NULL,
+            properties JSON,
+            traits JSON,
+            context JSON,
+            integrations JSON,
+            extra JSON,                       -- every other top-level key, as sent
+            ingested_at TIMESTAMPTZ NOT NULL
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE failed_messages (
+            id BIGINT NOT NULL,
+            source VARCHAR NOT NULL,
+            received_at TIMESTAMPTZ NOT NULL,
+            origin VARCHAR,                   -- e.g. POST /v1/batch, or file:line
+            reason VARCHAR NOT NULL,
+            raw VARCHAR NOT NULL,             -- the message exactly as received
+            user_id VARCHAR,                  -- best effort, so erasure finds it
+            anonymous_id VARCHAR,
+            status VARCHAR NOT NULL DEFAULT 'failed',   -- failed | replayed
+            replayed_at TIMESTAMPTZ
+        )
+        """
+    )
+
+
+def _v2_identity(con: duckdb.DuckDBPyConnection) -> None:
+    """The resolved identity graph, refused joins, and profile summaries."""
+    con.execute(
+        """
+        CREATE TABLE identities (
+            kind VARCHAR NOT NULL,            -- user_id, anonymous_id, or a configured identifier
+            value VARCHAR NOT NULL,
+            profile_id VARCHAR NOT NULL,
+            first_seen TIMESTAMPTZ NOT NULL
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE identity_conflicts (
+            kind_a VARCHAR NOT NULL, value_a VARCHAR NOT NULL,
+            kind_b VARCHAR NOT NULL, value_b VARCHAR NOT NULL,
+            event_time TIMESTAMPTZ NOT NULL,
+            seq BIGINT NOT NULL,
+            reason VARCHAR NOT NULL
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE profiles (
+            profile_id VARCHAR NOT NULL,
+            user_id VARCHAR,
+            first_seen TIMESTAMPTZ NOT NULL,
+            last_seen TIMESTAMPTZ NOT NULL,
+            messages BIGINT NOT NULL,
+            traits JSON NOT NULL
+        )
+        """
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = (_v1_messages, _v2_identity)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+# Tables that hold personal data, and the columns that name the person.
+PERSONAL_DATA: dict[str, tuple[str, ...]] = {
+    "events": ("user_id", "anonymous_id", "previous_id"),
+    "failed_messages": ("user_id", "anonymous_id"),
+    "identities": ("value",),
+    "identity_conflicts": ("value_a", "value_b"),
+    "profiles": ("profile_id", "user_id"),
+}
+
+
+def current_version(con: duckdb.DuckDBPyConnection) -> int:
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'segmint_meta'"
+    ).fetchall()
+    if not exists[0][0]:
+        return 0
+    rows = con.execute("SELECT value FROM segmint_meta WHERE key = 'schema_version'").fetchall()
+    return int(rows[0][0]) if rows else 0
+
+
+def migrate(con: duckdb.DuckDBPyConnection, target: int = SCHEMA_VERSION) -> tuple[int, int]:
+    """Bring the store to ``target``; returns (version before, version after)."""
+    before = current_version(con)
+    if before > SCHEMA_VERSION:
+        from segmint.errors import StoreError
+
+        raise StoreError(
+            f"the store has schema version {before}, newer than this segmint understands "
+            f"({SCHEMA_VERSION}); upgrade segmint"
+        )
+    for version in range(before + 1, target + 1):
+        con.execute("BEGIN TRANSACTION")
+        try:
+            if version == 1:
+                con.execute("CREATE TABLE segmint_meta (key VARCHAR NOT NULL, value VARCHAR NOT NULL)")
+            MIGRATIONS[version - 1](con)
+            con.execute("DELETE FROM segmint_meta WHERE key = 'schema_version'")
+            con.execute("INSERT INTO segmint_meta VALUES ('schema_version', ?)", [str(version)])
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+    return before, max(before, target)
