@@ -140,11 +140,11 @@ class Page:
     path: str
     title: str
 
-    def context(self) -> orjson.Fragment:
-        return orjson.Fragment(orjson.dumps({"path": self.path, "url": SHOP_URL + self.path}))
+    def context(self) -> bytes:
+        return orjson.dumps({"path": self.path, "url": SHOP_URL + self.path})
 
-    def properties(self) -> orjson.Fragment:
-        return orjson.Fragment(orjson.dumps({"path": self.path, "url": SHOP_URL + self.path, "title": self.title}))
+    def properties(self) -> bytes:
+        return orjson.dumps({"path": self.path, "url": SHOP_URL + self.path, "title": self.title})
 
 
 class Pages:
@@ -172,9 +172,9 @@ class Pages:
             for c in CATEGORY_NAMES
             for kind in LIST_KINDS
         ]
-        self.name = [p.name for p in pages]
-        self.context = [p.context() for p in pages]
-        self.properties = [p.properties() for p in pages]
+        self.name = objects(p.name for p in pages)
+        self.context = [p.context() for p in pages]  # serialised {"path", "url"}
+        self.properties = objects(orjson.Fragment(p.properties()) for p in pages)
         self.category_at = len(self.FIXED)
         self.product_at = self.category_at + len(CATEGORY_NAMES)
         self.search_at = self.product_at + catalog.size
@@ -212,7 +212,12 @@ class Feed:
 
 
 class Renderer:
-    """Renders event rows into message dicts; the per-row work is lookups only."""
+    """Renders event rows into message dicts.
+
+    The parts that repeat (a device's ids, a page, a product's properties)
+    are serialised once and looked up for a whole chunk with numpy; only
+    the parts unique to one event (a cart, an order) are built per row.
+    """
 
     TRACKS = {
         Code.SEARCHED: "Products Searched",
@@ -227,7 +232,7 @@ class Renderer:
     def __init__(self, feed: Feed) -> None:
         self.feed = feed
         self.pages = Pages(feed.catalog)
-        catalog = feed.catalog
+        catalog, devices, people = feed.catalog, feed.devices, feed.people
         self.product = [
             {
                 "product_id": catalog.product_id[p],
@@ -239,18 +244,28 @@ class Renderer:
             }
             for p in range(catalog.size)
         ]
-        self.viewed = [orjson.Fragment(orjson.dumps({**p, "currency": CURRENCY})) for p in self.product]
-        self.searched = [orjson.Fragment(orjson.dumps({"query": q})) for q, _ in search_queries()]
-        self.listed = [
+        self.viewed = objects(orjson.Fragment(orjson.dumps({**p, "currency": CURRENCY})) for p in self.product)
+        self.searched = objects(orjson.Fragment(orjson.dumps({"query": q})) for q, _ in search_queries())
+        self.listed = objects(
             orjson.Fragment(orjson.dumps({"list_id": f"{c}-{kind}", "category": c}))
             for c in CATEGORY_NAMES
             for kind in LIST_KINDS
-        ]
-        owner = feed.devices.owner
-        self.user_id = [feed.people.customer_id[o] for o in owner]
-        self.user_agent = [USER_AGENTS[u] for u in feed.devices.user_agent]
+        )
+        self.label = objects(self.TRACKS.get(Code(c)) for c in Code)  # type: ignore[call-overload]
+        self.kind = objects(
+            "page" if c <= Code.PAGE_LOGIN else "track" if c <= Code.CHECKOUT_STARTED else "identify" for c in Code
+        )
+        self.kind[Code.ALIAS] = "alias"
+        self.label_key = objects("name" if c <= Code.PAGE_LOGIN else "event" if c <= Code.CHECKOUT_STARTED else None for c in Code)
+        self.anonymous_id = objects(devices.anonymous_id)
+        self.user_id = objects(people.customer_id[o] for o in devices.owner.tolist())
+        # A device's context up to its page: {"ip":..,"userAgent":..,"library":..,"page":
+        self.context_head = objects(
+            orjson.dumps({"ip": ip, "userAgent": USER_AGENTS[ua], "library": LIBRARY})[:-1] + b',"page":'
+            for ip, ua in zip(devices.ip, devices.user_agent.tolist())
+        )
+        self.context_tail = objects(c + b"}" for c in self.pages.context)
         created = iso(np.where(feed.signed_up_at < NEVER, feed.signed_up_at, 0))
-        people = feed.people
         self.signup_traits = [
             orjson.Fragment(orjson.dumps({
                 "email": people.email[i], "first_name": people.first_name[i],
@@ -262,93 +277,105 @@ class Renderer:
 
     def chunk(self, delivery: Delivery, lines: slice, id_key: int) -> Iterator[dict[str, Any] | bytes]:
         """The messages of a run of lines (broken ones included), in file order."""
-        feed, events = self.feed, self.feed.events
+        feed, events, pages = self.feed, self.feed.events, self.pages
         rows = delivery.row[lines]
-        code = events.code[rows]
-        time = events.time[rows]
+        code, time, device = events.code[rows], events.time[rows], feed.device[rows]
+        page = pages.of(code, events.product[rows], events.category[rows], events.detail[rows])
+        user_id = np.where(time >= feed.devices.identified_at[device], self.user_id[device], None)
+        is_page = code <= Code.PAGE_LOGIN
+        label = np.where(is_page, pages.name[page], self.label[code])
+        body = np.where(is_page, pages.properties[page], None)
+        for wanted, table, index in (
+            (Code.PRODUCT_VIEWED, self.viewed, events.product[rows]),
+            (Code.SEARCHED, self.searched, events.detail[rows]),
+            (Code.LIST_VIEWED, self.listed, events.category[rows] * len(LIST_KINDS) + events.detail[rows]),
+        ):
+            at = np.flatnonzero(code == wanted)
+            body[at] = table[index[at]]
+        for at in np.flatnonzero(code >= Code.PRODUCT_ADDED).tolist():
+            body[at] = self.body(int(code[at]), int(rows[at]), int(device[at]))
+        context = map(orjson.Fragment, self.context_head[device] + self.context_tail[page])
         stamp = delivery.stamp[rows]
-        skew = delivery.skew[rows]
-        page = self.pages.of(code, events.product[rows], events.category[rows], events.detail[rows])
-        device = feed.device[rows]
-        session = events.session[rows]
-        identified = time >= feed.devices.identified_at[device]
+        times = self.stamps(delivery, rows[stamp != Stamp.PLAIN])
         columns = zip(
-            code.tolist(), device.tolist(), identified.tolist(), page.tolist(),
-            events.product[rows].tolist(), events.category[rows].tolist(), events.detail[rows].tolist(),
-            events.quantity[rows].tolist(), session.tolist(), stamp.tolist(), delivery.defect[lines].tolist(),
-            keyed_uuids(id_key, delivery.id_key[lines]), iso(time), iso(time - skew),
-            iso(delivery.sent[rows] - skew), iso(delivery.received[rows]), time.tolist(),
+            self.kind[code].tolist(), keyed_uuids(id_key, delivery.id_key[lines]), self.anonymous_id[device].tolist(),
+            user_id.tolist(), self.label_key[code].tolist(), label.tolist(), body.tolist(), context, iso(time),
+            stamp.tolist(), delivery.defect[lines].tolist(), time.tolist(),
         )  # fmt: skip
-        for code_, device_, identified_, page_, product, category, detail, quantity, session_, stamp_, defect, *rest in columns:
-            message_id, timestamp, original, sent, received, ms = rest
-            message = self.message(
-                message_id, code_, device_, identified_, page_, product, category, detail, quantity, session_
-            )
-            if stamp_ == Stamp.SKEWED:
-                message.update(originalTimestamp=original, sentAt=sent, receivedAt=received)
+        plain = int(Stamp.PLAIN)  # a local int: comparing with the enum member is slow in the loop
+        for kind, message_id, anonymous_id, user_id_, label_key, label_, body_, context_, timestamp, stamp_, *rest in columns:
+            if label_key is not None:  # the common case: a track or a page call
+                if user_id_ is None:
+                    message = {
+                        "type": kind, "messageId": message_id, "anonymousId": anonymous_id,
+                        label_key: label_, "properties": body_, "context": context_,
+                    }  # fmt: skip
+                else:
+                    message = {
+                        "type": kind, "messageId": message_id, "anonymousId": anonymous_id, "userId": user_id_,
+                        label_key: label_, "properties": body_, "context": context_,
+                    }  # fmt: skip
+            elif kind == "identify":
+                message = {"type": kind, "messageId": message_id, "anonymousId": anonymous_id}
+                if user_id_ is not None:
+                    message["userId"] = user_id_
+                message.update(traits=body_, context=context_)
             else:
+                message = {
+                    "type": kind, "messageId": message_id, "previousId": anonymous_id, "userId": user_id_,
+                    "context": SERVER_CONTEXT,
+                }  # fmt: skip
+            if stamp_ == plain:
                 message["timestamp"] = timestamp
+            else:
+                original, sent, received = next(times)
                 if stamp_ == Stamp.SENT:
-                    message.update(originalTimestamp=timestamp, sentAt=sent, receivedAt=received)
-            if defect:
-                message = break_message(message, Defect(defect), ms)
-            yield message
+                    message.update(timestamp=timestamp, originalTimestamp=timestamp, sentAt=sent, receivedAt=received)
+                else:
+                    message.update(originalTimestamp=original, sentAt=sent, receivedAt=received)
+            defect, ms = rest
+            yield break_message(message, Defect(defect), ms) if defect else message
 
-    def message(
-        self, message_id: str, code: int, device: int, identified: bool, page: int, product: int, category: int, detail: int,
-        quantity: int, session: int,
-    ) -> dict[str, Any]:  # fmt: skip
+    def stamps(self, delivery: Delivery, rows: np.ndarray) -> Iterator[tuple[str, str, str]]:
+        """originalTimestamp, sentAt, receivedAt of the given rows; the first two by the device's clock."""
+        skew = delivery.skew[rows]
+        original = iso(self.feed.events.time[rows] - skew)
+        return zip(original, iso(delivery.sent[rows] - skew), iso(delivery.received[rows]))
+
+    def body(self, code: int, row: int, device: int) -> Any:
+        """Properties (or traits) that only this event has."""
         feed = self.feed
-        anonymous_id = feed.devices.anonymous_id[device]
-        if code == Code.ALIAS:
-            user_id = self.user_id[device]
-            return {"type": "alias", "messageId": message_id, "previousId": anonymous_id, "userId": user_id, "context": SERVER_CONTEXT}
-        message: dict[str, Any] = {"type": "track", "messageId": message_id, "anonymousId": anonymous_id}
-        if identified:
-            message["userId"] = self.user_id[device]
-        if code <= Code.PAGE_LOGIN:
-            message["type"] = "page"
-            message["name"] = self.pages.name[page]
-            message["properties"] = self.pages.properties[page]
-        elif code <= Code.CHECKOUT_STARTED:
-            message["event"] = self.TRACKS[code]  # type: ignore[index]
-            message["properties"] = self.properties(code, product, detail, category, quantity, session)
-        else:
-            message["type"] = "identify"
+        session = int(feed.events.session[row])
+        if code >= Code.IDENTIFY_SIGNUP:
             owner = int(feed.devices.owner[device])
             if code == Code.IDENTIFY_SIGNUP:
-                message["traits"] = self.signup_traits[owner]
-            elif code == Code.IDENTIFY_LOGIN:
-                message["traits"] = {"email": feed.people.email[owner]}
-            else:
-                message["traits"] = {"email": feed.people.email_on_newsletter[owner], "newsletter_opt_in": True}
-        message["context"] = {
-            "ip": feed.devices.ip[device],
-            "userAgent": self.user_agent[device],
-            "page": self.pages.context[page],
-            "library": LIBRARY,
-        }
-        return message
-
-    def properties(self, code: int, product: int, detail: int, category: int, quantity: int, session: int) -> Any:
-        if code == Code.PRODUCT_VIEWED:
-            return self.viewed[product]
-        if code == Code.SEARCHED:
-            return self.searched[detail]
-        if code == Code.LIST_VIEWED:
-            return self.listed[category * len(LIST_KINDS) + detail]
-        cart_id = self.feed.cart_id[session]
+                return self.signup_traits[owner]
+            if code == Code.IDENTIFY_LOGIN:
+                return {"email": feed.people.email[owner]}
+            if code == Code.IDENTIFY_NEWSLETTER:
+                return {"email": feed.people.email_on_newsletter[owner], "newsletter_opt_in": True}
+            return None  # an alias has no body
+        cart_id = feed.cart_id[session]
         if code == Code.CART_VIEWED:
             return {"cart_id": cart_id}
         if code == Code.CHECKOUT_STARTED:
-            orders, k = self.feed.orders, int(self.feed.order_of_session[session])
+            orders, k = feed.orders, int(feed.order_of_session[session])
             return {
                 "order_id": orders.order_id[k],
                 "value": float(orders.subtotal[k]),
                 "revenue": float(orders.revenue[k]),
                 "currency": CURRENCY,
             }
-        return {"cart_id": cart_id, **self.product[product], "quantity": quantity}
+        product = int(feed.events.product[row])
+        return {"cart_id": cart_id, **self.product[product], "quantity": int(feed.events.quantity[row])}
+
+
+def objects(items: Any) -> np.ndarray:
+    """A numpy array of Python objects, for lookups by index arrays."""
+    values = list(items)
+    array = np.empty(len(values), dtype=object)
+    array[:] = values
+    return array
 
 
 def break_message(message: dict[str, Any], defect: Defect, ms: int) -> dict[str, Any] | bytes:
@@ -367,12 +394,14 @@ def break_message(message: dict[str, Any], defect: Defect, ms: int) -> dict[str,
 
 
 def write_messages(out: IO[bytes], renderer: Renderer, delivery: Delivery, id_key: int) -> int:
-    """Render every line of the delivery into ``out``; returns the number of lines."""
+    """Render every line of the delivery into ``out``; returns the number of lines.
+
+    Lines go straight to the (buffered) file: holding a chunk's lines in a
+    list first costs twice the time in fresh memory.
+    """
+    write, dumps, newline = out.write, orjson.dumps, orjson.OPT_APPEND_NEWLINE
     total = len(delivery.row)
     for start in range(0, total, CHUNK):
-        lines = []
         for message in renderer.chunk(delivery, slice(start, start + CHUNK), id_key):
-            lines.append(message if isinstance(message, bytes) else orjson.dumps(message))
-        lines.append(b"")
-        out.write(b"\n".join(lines))
+            write(message + b"\n" if isinstance(message, bytes) else dumps(message, option=newline))
     return total

@@ -65,9 +65,9 @@ PERSONAS: tuple[Persona, ...] = (
     ),
     Persona(
         name="Occasional Buyers", share=0.27, known=1.0,
-        first_seen_days=(90, 540), last_seen_days=(0, 25), quiet_before_last=30,
-        buyer=1.0, orders=(1, 3), last_order_days=(2, 90), last_order_from_last_seen=False,
-        browse_sessions=(3, 8), events_per_session=3.0,
+        first_seen_days=(150, 540), last_seen_days=(0, 25), quiet_before_last=30,
+        buyer=1.0, orders=(1, 3), last_order_days=(2, 60), last_order_from_last_seen=False,
+        browse_sessions=(3, 7), events_per_session=3.0,
         abandoned_carts=(0, 1), abandon_within_days=540,
         items_per_order=(1, 2), premium=0.15, focus=0.7, second_device=0.2, newsletter=0.08,
     ),
@@ -82,10 +82,10 @@ PERSONAS: tuple[Persona, ...] = (
     Persona(
         name="Churned Customers", share=0.20, known=1.0,
         first_seen_days=(300, 540), last_seen_days=(190, 420), quiet_before_last=60,
-        buyer=1.0, orders=(2, 6), last_order_days=(0, 30), last_order_from_last_seen=True,
-        browse_sessions=(3, 8), events_per_session=3.0,
+        buyer=1.0, orders=(3, 8), last_order_days=(0, 30), last_order_from_last_seen=True,
+        browse_sessions=(5, 11), events_per_session=3.5,
         abandoned_carts=(0, 1), abandon_within_days=540,
-        items_per_order=(1, 3), premium=0.3, focus=0.7, second_device=0.2, newsletter=0.08,
+        items_per_order=(1, 3), premium=0.45, focus=0.7, second_device=0.2, newsletter=0.08,
     ),
 )  # fmt: skip
 PERSONA_NAMES: tuple[str, ...] = tuple(p.name for p in PERSONAS)

@@ -81,8 +81,14 @@ class Ingestor:
     def stored_messages(self) -> int:
         return len(self._index)
 
-    def ingest(self, staged: pa.Table, *, want_rows: bool = False) -> IngestResult:
-        """Store one staged batch in one transaction; see the module docstring."""
+    def ingest(
+        self, staged: pa.Table, *, want_rows: bool = False, store_failures: bool = True
+    ) -> IngestResult:
+        """Store one staged batch in one transaction; see the module docstring.
+
+        ``store_failures=False`` is for replaying failed messages: one that
+        fails again keeps its original record instead of gaining a copy.
+        """
         result = IngestResult(received=staged.num_rows)
         if staged.num_rows == 0:
             return result
@@ -93,7 +99,7 @@ class Ingestor:
             try:
                 self._judge(con, result)
                 self._store_events(con, result, want_rows)
-                self._store_failures(con)
+                stored_failures = self._store_failures(con) if store_failures and result.failures else 0
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
@@ -105,7 +111,7 @@ class Ingestor:
         if result.accepted:
             self._index.add(self._accepted_keys)
             self._next_seq += result.accepted
-        self._next_failed += result.failed
+        self._next_failed += stored_failures
         return result
 
     def _judge(self, con, result: IngestResult) -> None:  # type: ignore[no-untyped-def]
@@ -178,19 +184,30 @@ class Ingestor:
         result.first_seq = self._next_seq
         result.last_seq = self._next_seq + result.accepted - 1
         if want_rows:
-            result.rows = con.execute(
+            result.rows = con.sql(
                 "SELECT * FROM events WHERE seq BETWEEN ? AND ? ORDER BY seq",
-                [result.first_seq, result.last_seq],
+                params=[result.first_seq, result.last_seq],
             ).to_arrow_table()
 
-    def _store_failures(self, con) -> None:  # type: ignore[no-untyped-def]
+    def _store_failures(self, con) -> int:  # type: ignore[no-untyped-def]
+        # The same invalid message sent again (a retry, a file imported
+        # twice) is kept once while it waits for a fix.
         con.execute(
             """
             INSERT INTO failed_messages
-                (id, source, received_at, origin, reason, raw, user_id, anonymous_id)
+                (id, source, received_at, origin, reason, raw, raw_key, user_id, anonymous_id)
             SELECT ? + row_number() OVER (ORDER BY ord) - 1, source, received_at, origin,
-                   reason, raw, user_id, anonymous_id
-            FROM normalized WHERE reason IS NOT NULL
+                   reason, raw, raw_key, user_id, anonymous_id
+            FROM (
+                SELECT *, md5_number_lower(source || chr(0) || raw) AS raw_key FROM normalized
+                WHERE reason IS NOT NULL
+                QUALIFY row_number() OVER (PARTITION BY source, raw ORDER BY ord) = 1
+            ) AS n
+            WHERE NOT EXISTS (
+                SELECT 1 FROM failed_messages f
+                WHERE f.raw_key = n.raw_key AND f.source = n.source AND f.raw = n.raw
+                  AND f.status = 'failed')
             """,
             [self._next_failed],
         )
+        return int(con.execute("SELECT count(*) FROM failed_messages WHERE id >= ?", [self._next_failed]).fetchall()[0][0])

@@ -58,6 +58,7 @@ def _v1_messages(con: duckdb.DuckDBPyConnection) -> None:
             origin VARCHAR,                   -- e.g. POST /v1/batch, or file:line
             reason VARCHAR NOT NULL,
             raw VARCHAR NOT NULL,             -- the message exactly as received
+            raw_key UBIGINT NOT NULL,         -- hash of (source, raw): a retry is kept once
             user_id VARCHAR,                  -- best effort, so erasure finds it
             anonymous_id VARCHAR,
             status VARCHAR NOT NULL DEFAULT 'failed',   -- failed | replayed

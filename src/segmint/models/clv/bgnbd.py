@@ -21,7 +21,7 @@ from dataclasses import astuple, dataclass
 from typing import Self
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
 from sklearn.exceptions import NotFittedError
 
@@ -65,47 +65,63 @@ def check_summary(
     return x, t_x, age
 
 
-def _terms(
-    params: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray
-) -> tuple[FloatArray, FloatArray]:
-    """Per-customer log-likelihood (eq. 6) and its gradient, shape (n, 4)."""
+@dataclass(frozen=True)
+class _Summaries:
+    """The data side of the likelihood, computed once per fit rather than once per step."""
+
+    x: FloatArray
+    t_x: FloatArray
+    T: FloatArray
+    weights: FloatArray
+    repeat: NDArray[np.bool_]
+    b_offset: FloatArray  # x - 1 where x >= 1, else 0: b + b_offset stays positive
+    x_values: FloatArray  # the distinct frequencies...
+    x_weights: FloatArray  # ...and the total weight of each
+
+    @classmethod
+    def of(cls, x: FloatArray, t_x: FloatArray, T: FloatArray, weights: FloatArray) -> _Summaries:
+        values, index = np.unique(x, return_inverse=True)
+        return cls(
+            x, t_x, T, weights, x > 0, np.maximum(x, 1.0) - 1.0, values, np.bincount(index, weights=weights)
+        )
+
+
+def _log_likelihood_and_gradient(params: FloatArray, data: _Summaries) -> tuple[float, FloatArray]:
+    """Weighted total log-likelihood (eq. 6) and its gradient in (r, alpha, a, b)."""
     r, alpha, a, b = params
-    log_alpha_T = np.log(alpha + T)
-    log_alpha_tx = np.log(alpha + t_x)
-    # b + x - 1 only matters where x >= 1; clamping keeps it positive elsewhere.
-    b_x1 = b + np.maximum(x, 1.0) - 1.0
-    repeat = x > 0
-
-    common = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + betaln(a, b + x) - betaln(a, b)
-    # The likelihood is a sum of two branches: still alive at T, or dropped
-    # out right after the last purchase (possible only when x > 0). They are
-    # added in log space so that neither underflows for heavy buyers.
-    alive = -(r + x) * log_alpha_T
-    dropped = np.where(repeat, np.log(a) - np.log(b_x1) - (r + x) * log_alpha_tx, -np.inf)
-    mixed = np.logaddexp(alive, dropped)
-    share_alive = np.exp(alive - mixed)
-    share_dropped = np.exp(dropped - mixed)
-
-    psi_ab, psi_abx = digamma(a + b), digamma(a + b + x)
-    gradient = np.stack(
-        [
-            digamma(r + x) - digamma(r) + np.log(alpha)
-            - share_alive * log_alpha_T - share_dropped * log_alpha_tx,
-            r / alpha - (r + x) * (share_alive / (alpha + T) + share_dropped / (alpha + t_x)),
-            psi_ab - psi_abx + share_dropped / a,
-            digamma(b + x) - digamma(b) + psi_ab - psi_abx - share_dropped / b_x1,
-        ],
-        axis=1,
+    # The Gamma and Beta function terms depend on a customer through x
+    # alone, and x takes few distinct values: evaluate them once per value.
+    xv, xw = data.x_values, data.x_weights
+    psi_ab, psi_abx = digamma(a + b), digamma(a + b + xv)
+    value = xw @ (gammaln(r + xv) + betaln(a, b + xv)) + xw.sum() * (
+        r * np.log(alpha) - gammaln(r) - betaln(a, b)
     )
-    return common + mixed, gradient
-
-
-def log_likelihood_and_gradient(
-    params: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray, weights: FloatArray
-) -> tuple[float, FloatArray]:
-    """Weighted total log-likelihood and its gradient in (r, alpha, a, b)."""
-    terms, gradient = _terms(params, x, t_x, T)
-    return float(weights @ terms), weights @ gradient
+    gradient = np.array(
+        [
+            xw @ digamma(r + xv) + xw.sum() * (np.log(alpha) - digamma(r)),
+            xw.sum() * r / alpha,
+            xw @ (psi_ab - psi_abx),
+            xw @ (digamma(b + xv) + psi_ab - psi_abx) - xw.sum() * digamma(b),
+        ]
+    )
+    # The rest is a sum of two branches per customer: still alive at T, or
+    # dropped out right after the last purchase (only if x > 0). They are
+    # added in log space so that neither underflows for heavy buyers.
+    x, t_x, T, w = data.x, data.t_x, data.T, data.weights
+    log_alpha_T, log_alpha_tx = np.log(alpha + T), np.log(alpha + t_x)
+    b_x1 = b + data.b_offset
+    alive = -(r + x) * log_alpha_T
+    dropped = np.where(data.repeat, np.log(a) - np.log(b_x1) - (r + x) * log_alpha_tx, -np.inf)
+    mixed = np.logaddexp(alive, dropped)
+    share_alive, share_dropped = np.exp(alive - mixed), np.exp(dropped - mixed)
+    value += w @ mixed
+    gradient -= [
+        w @ (share_alive * log_alpha_T + share_dropped * log_alpha_tx),
+        w @ ((r + x) * (share_alive / (alpha + T) + share_dropped / (alpha + t_x))),
+        -(w @ share_dropped) / a,
+        w @ (share_dropped / b_x1),
+    ]
+    return float(value), gradient
 
 
 def log_likelihood(
@@ -116,9 +132,7 @@ def log_likelihood(
     weights: ArrayLike | None = None,
 ) -> float:
     """Total log-likelihood of the summaries under ``params``; weights count customers."""
-    x, t_x, age = check_summary(frequency, recency, T)
-    w = np.ones_like(x) if weights is None else as_float_array(weights, "weights")
-    return log_likelihood_and_gradient(params.as_array(), x, t_x, age, w)[0]
+    return _log_likelihood_and_gradient(params.as_array(), _prepare(frequency, recency, T, weights))[0]
 
 
 def log_likelihood_gradient(
@@ -129,9 +143,21 @@ def log_likelihood_gradient(
     weights: ArrayLike | None = None,
 ) -> FloatArray:
     """Gradient of ``log_likelihood`` with respect to (r, alpha, a, b)."""
+    return _log_likelihood_and_gradient(params.as_array(), _prepare(frequency, recency, T, weights))[1]
+
+
+def _validated(
+    frequency: ArrayLike, recency: ArrayLike, T: ArrayLike, weights: ArrayLike | None
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
     x, t_x, age = check_summary(frequency, recency, T)
     w = np.ones_like(x) if weights is None else as_float_array(weights, "weights")
-    return log_likelihood_and_gradient(params.as_array(), x, t_x, age, w)[1]
+    if len(w) != len(x) or np.any(w < 0):
+        raise ValueError("weights must hold one non-negative count per customer")
+    return x, t_x, age, w
+
+
+def _prepare(frequency: ArrayLike, recency: ArrayLike, T: ArrayLike, weights: ArrayLike | None) -> _Summaries:
+    return _Summaries.of(*_validated(frequency, recency, T, weights))
 
 
 def probability_alive(
@@ -202,27 +228,26 @@ class BGNBDModel:
         T: ArrayLike,
         weights: ArrayLike | None = None,
     ) -> Self:
-        x, t_x, age = check_summary(frequency, recency, T)
-        w = np.ones_like(x) if weights is None else as_float_array(weights, "weights")
+        x, t_x, age, w = _validated(frequency, recency, T, weights)
         if len(x) == 0:
             raise ValueError("cannot fit BG/NBD on no customers")
         if self.group:
             (x, t_x, age), w = group_rows((x, t_x, age), w)
-        # Fit in time units where the oldest customer has T = 1, so that the
-        # start alpha = 1 is the right order of magnitude whatever the unit;
-        # alpha is a time scale, so it scales back exactly.
-        scale = 1.0 / float(age.max())
+        data = _Summaries.of(x, t_x, age, w)
+        # alpha is a time scale: starting it at the longest T makes the
+        # start the right order of magnitude in any time unit (the same as
+        # rescaling time so that T <= 1 and starting at 1).
         found = maximise(
-            lambda p: log_likelihood_and_gradient(p, x, t_x * scale, age * scale, w),
-            np.ones(4),
+            lambda p: _log_likelihood_and_gradient(p, data),
+            np.array([1.0, float(age.max()), 1.0, 1.0]),
             float(w.sum()),
             tol=self.tol,
             max_iter=self.max_iter,
         )
-        self.params_ = BGNBDParams.from_array(found.params / np.array([1.0, scale, 1.0, 1.0]))
-        self.log_likelihood_ = log_likelihood_and_gradient(self.params_.as_array(), x, t_x, age, w)[0]
-        self.n_customers_ = int(round(w.sum()))
-        self.n_groups_ = len(x)
+        self.params_ = BGNBDParams.from_array(found.params)
+        self.log_likelihood_ = found.log_likelihood
+        self.n_customers_ = int(round(data.weights.sum()))
+        self.n_groups_ = len(data.x)
         self.n_iter_ = found.n_iter
         self.converged_ = found.converged
         return self

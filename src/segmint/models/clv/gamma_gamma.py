@@ -60,34 +60,72 @@ def check_spend(frequency: ArrayLike, monetary_value: ArrayLike) -> tuple[FloatA
     return x, m
 
 
-def _terms(params: FloatArray, x: FloatArray, m: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """Per-customer log-density of the mean spend m (note 025, eq. 1) and its gradient, shape (n, 3)."""
+@dataclass(frozen=True)
+class _Spends:
+    """The data side of the likelihood, computed once per fit rather than once per step."""
+
+    x: FloatArray
+    m: FloatArray
+    weights: FloatArray
+    xm: FloatArray  # total repeat spend x * m
+    sum_log_m: float  # sum of w log m
+    sum_x_log_m: float  # sum of w x log m
+    x_values: FloatArray  # the distinct frequencies...
+    x_weights: FloatArray  # ...and the total weight of each
+
+    @classmethod
+    def of(cls, x: FloatArray, m: FloatArray, weights: FloatArray) -> _Spends:
+        values, index = np.unique(x, return_inverse=True)
+        log_m = np.log(m)
+        return cls(
+            x, m, weights, x * m, float(weights @ log_m), float(weights @ (x * log_m)),
+            values, np.bincount(index, weights=weights),
+        )
+
+
+def _log_likelihood_and_gradient(params: FloatArray, data: _Spends) -> tuple[float, FloatArray]:
+    """Weighted total log-density of the mean spends (note 025, eq. 1) and its gradient in (p, q, v).
+
+    Per customer: lnG(px+q) - lnG(px) - lnG(q) + q ln v + (px-1) ln m + px ln x
+    - (px+q) ln(v + x m). The Gamma function terms depend on x alone and are
+    evaluated once per distinct x; the ln m terms are data-only sums; only
+    ln(v + x m) is left to compute per customer.
+    """
     p, q, v = params
-    px = p * x
-    log_v_xm = np.log(v + x * m)
-    log_m, log_x = np.log(m), np.log(x)
-    psi_pxq = digamma(px + q)
-    terms = (
-        gammaln(px + q) - gammaln(px) - gammaln(q)
-        + q * np.log(v) + (px - 1.0) * log_m + px * log_x - (px + q) * log_v_xm
+    xv, xw, total = data.x_values, data.x_weights, float(data.weights.sum())
+    pxv = p * xv
+    psi_pxq = digamma(pxv + q)
+    log_v_xm = np.log(v + data.xm)
+    w_log_v_xm = data.weights @ log_v_xm
+    value = (
+        xw @ (gammaln(pxv + q) - gammaln(pxv) + pxv * np.log(xv))
+        + total * (q * np.log(v) - gammaln(q))
+        + p * data.sum_x_log_m - data.sum_log_m
+        - p * (data.weights @ (data.x * log_v_xm)) - q * w_log_v_xm
     )
-    gradient = np.stack(
+    gradient = np.array(
         [
-            x * (psi_pxq - digamma(px) + log_m + log_x - log_v_xm),
-            psi_pxq - digamma(q) + np.log(v) - log_v_xm,
-            q / v - (px + q) / (v + x * m),
-        ],
-        axis=1,
+            xw @ (xv * (psi_pxq - digamma(pxv) + np.log(xv)))
+            + data.sum_x_log_m - data.weights @ (data.x * log_v_xm),
+            xw @ psi_pxq + total * (np.log(v) - digamma(q)) - w_log_v_xm,
+            total * q / v - data.weights @ ((p * data.x + q) / (v + data.xm)),
+        ]
     )
-    return terms, gradient
+    return float(value), gradient
 
 
-def log_likelihood_and_gradient(
-    params: FloatArray, x: FloatArray, m: FloatArray, weights: FloatArray
-) -> tuple[float, FloatArray]:
-    """Weighted total log-likelihood and its gradient in (p, q, v)."""
-    terms, gradient = _terms(params, x, m)
-    return float(weights @ terms), weights @ gradient
+def _validated(
+    frequency: ArrayLike, monetary_value: ArrayLike, weights: ArrayLike | None
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    x, m = check_spend(frequency, monetary_value)
+    w = np.ones_like(x) if weights is None else as_float_array(weights, "weights")
+    if len(w) != len(x) or np.any(w < 0):
+        raise ValueError("weights must hold one non-negative count per customer")
+    return x, m, w
+
+
+def _prepare(frequency: ArrayLike, monetary_value: ArrayLike, weights: ArrayLike | None) -> _Spends:
+    return _Spends.of(*_validated(frequency, monetary_value, weights))
 
 
 def log_likelihood(
@@ -97,9 +135,7 @@ def log_likelihood(
     weights: ArrayLike | None = None,
 ) -> float:
     """Total log-likelihood of repeat customers' mean spends; weights count customers."""
-    x, m = check_spend(frequency, monetary_value)
-    w = np.ones_like(x) if weights is None else as_float_array(weights, "weights")
-    return log_likelihood_and_gradient(params.as_array(), x, m, w)[0]
+    return _log_likelihood_and_gradient(params.as_array(), _prepare(frequency, monetary_value, weights))[0]
 
 
 def log_likelihood_gradient(
@@ -109,9 +145,7 @@ def log_likelihood_gradient(
     weights: ArrayLike | None = None,
 ) -> FloatArray:
     """Gradient of ``log_likelihood`` with respect to (p, q, v)."""
-    x, m = check_spend(frequency, monetary_value)
-    w = np.ones_like(x) if weights is None else as_float_array(weights, "weights")
-    return log_likelihood_and_gradient(params.as_array(), x, m, w)[1]
+    return _log_likelihood_and_gradient(params.as_array(), _prepare(frequency, monetary_value, weights))[1]
 
 
 def conditional_expected_spend(
@@ -181,27 +215,26 @@ class GammaGammaModel:
         self.max_iter = max_iter
 
     def fit(self, frequency: ArrayLike, monetary_value: ArrayLike, weights: ArrayLike | None = None) -> Self:
-        x, m = check_spend(frequency, monetary_value)
-        w = np.ones_like(x) if weights is None else as_float_array(weights, "weights")
+        x, m, w = _validated(frequency, monetary_value, weights)
         if len(x) == 0:
             raise ValueError("cannot fit Gamma-Gamma on no repeat customers")
         if self.group:
             (x, m), w = group_rows((x, m), w)
-        # Fit in money units where the mean spend is 1, so that the start
-        # v = 1 is the right order of magnitude whatever the currency; v is
-        # a money scale, so it scales back exactly.
-        scale = float(w.sum() / (w @ m))
+        data = _Spends.of(x, m, w)
+        # v is a money scale: starting it at the mean spend makes the start
+        # the right order of magnitude in any currency (the same as
+        # rescaling money so that the mean spend is 1 and starting at 1).
         found = maximise(
-            lambda params: log_likelihood_and_gradient(params, x, m * scale, w),
-            np.ones(3),
+            lambda params: _log_likelihood_and_gradient(params, data),
+            np.array([1.0, 1.0, float(w @ m / w.sum())]),
             float(w.sum()),
             tol=self.tol,
             max_iter=self.max_iter,
         )
-        self.params_ = GammaGammaParams.from_array(found.params / np.array([1.0, 1.0, scale]))
-        self.log_likelihood_ = log_likelihood_and_gradient(self.params_.as_array(), x, m, w)[0]
-        self.n_customers_ = int(round(w.sum()))
-        self.n_groups_ = len(x)
+        self.params_ = GammaGammaParams.from_array(found.params)
+        self.log_likelihood_ = found.log_likelihood
+        self.n_customers_ = int(round(data.weights.sum()))
+        self.n_groups_ = len(data.x)
         self.n_iter_ = found.n_iter
         self.converged_ = found.converged
         return self

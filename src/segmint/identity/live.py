@@ -1,0 +1,93 @@
+"""Profiles kept current in memory, for the server's millisecond reads.
+
+Fed with every committed batch (and, at start, with the whole store), using
+the same SQL extraction as the batch rebuild, so both see the same ids,
+links and traits.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from typing import Any
+
+import duckdb
+import orjson
+import pyarrow as pa
+
+from segmint.config.model import IdentityConfig
+from segmint.identity.extract import message_ids_sql
+from segmint.identity.graph import IdentityGraph, IdKey, Link
+
+TraitValue = tuple[int, int, Any]  # (event time in µs, seq, value)
+
+
+class LiveProfiles:
+    def __init__(self, identity: IdentityConfig) -> None:
+        self._identity = identity
+        self.graph = IdentityGraph(identity.limits, identity.max_ids)
+        self._traits: dict[IdKey, dict[str, TraitValue]] = defaultdict(dict)
+        self._by_value: dict[str, set[IdKey]] = defaultdict(set)
+        self._lock = threading.RLock()
+
+    def load(self, con: duckdb.DuckDBPyConnection, relation: str = "events") -> None:
+        """Take in every message of ``relation`` (e.g. the store's events)."""
+        self._take(con, relation)
+
+    def apply(self, rows: pa.Table) -> None:
+        """Take in newly committed events (rows of the ``events`` table)."""
+        if rows.num_rows == 0:
+            return
+        con = duckdb.connect()
+        con.execute("SET TimeZone = 'UTC'")
+        con.register("new_events", rows)
+        self._take(con, "new_events")
+
+    def _take(self, con: duckdb.DuckDBPyConnection, relation: str) -> None:
+        ids = con.execute(
+            f"""SELECT p_kind, p_value, kind, value, epoch_us(at_time) AS at_us, seq
+                FROM ({message_ids_sql(self._identity, relation)}) ORDER BY at_us, seq"""
+        ).fetchall()
+        traits = con.execute(
+            f"""SELECT CASE WHEN e.user_id IS NOT NULL THEN 'user_id' ELSE 'anonymous_id' END,
+                       coalesce(e.user_id, e.anonymous_id), j.key, j.value, epoch_us(e.event_time), e.seq
+                FROM {relation} AS e, json_each(e.traits) AS j
+                WHERE e.type = 'identify' AND e.traits IS NOT NULL"""
+        ).fetchall()
+        with self._lock:
+            for p_kind, p_value, kind, value, at, seq in ids:
+                primary, other = (p_kind, p_value), (kind, value)
+                self._by_value[value].add(other)
+                if primary == other:
+                    self.graph.observe(primary, at, seq)
+                else:
+                    self.graph.link(Link(at, seq, primary, other))
+            for kind, value, key, text, at, seq in traits:
+                current = self._traits[(kind, value)].get(key)
+                if current is None or (current[0], current[1]) < (at, seq):
+                    self._traits[(kind, value)][key] = (at, seq, orjson.loads(text))
+
+    def find(self, any_id: str) -> IdKey | None:
+        """The identifier with this value (user ids first, then anonymous ids, ...)."""
+        with self._lock:
+            keys = self._by_value.get(any_id)
+            if not keys:
+                return None
+            order = {"user_id": 0, "anonymous_id": 1}
+            return min(keys, key=lambda k: (order.get(k[0], 2), k))
+
+    def profile(self, key: IdKey) -> dict[str, Any]:
+        """The profile holding ``key``: id, ids by kind, and traits."""
+        with self._lock:
+            members = self.graph.component(key)
+            ids: dict[str, list[str]] = {}
+            for kind, value in sorted(members, key=lambda m: (m[0], self.graph.first_seen(m), m[1])):
+                ids.setdefault(kind, []).append(value)
+            latest: dict[str, TraitValue] = {}
+            for member in members:
+                for name, candidate in self._traits.get(member, {}).items():
+                    current = latest.get(name)
+                    if current is None or (current[0], current[1]) < (candidate[0], candidate[1]):
+                        latest[name] = candidate
+            traits = {name: value for name, (_, _, value) in latest.items() if value is not None}
+            return {"id": self.graph.profile_id(key), "ids": ids, "traits": traits}

@@ -1,0 +1,319 @@
+"""Reading files into staged batches: JSONL, and CSV or Parquet through a mapping.
+
+Files are read in chunks so that a file larger than memory streams
+through; each chunk becomes one staged table and one transaction. Every
+staged row keeps its origin (``file:line`` or ``file:row``) so a failed
+message can be traced back.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from segmint.config.model import ImportMapping
+from segmint.errors import IngestError, MappingError
+from segmint.ingest.staging import STAGED_SCHEMA, Arrival, stage
+
+CHUNK_BYTES = 32 * 1024 * 1024
+TABLE_CHUNK_ROWS = 200_000
+Progress = Callable[[int], None]  # called with bytes (or rows) done since the last call
+
+
+@dataclass(frozen=True)
+class FilePlan:
+    """What one file is and how it will be read."""
+
+    path: Path
+    kind: str  # jsonl | csv | parquet
+    mapping_name: str | None
+    mapping: ImportMapping | None
+    size: int  # bytes for JSONL, rows for tables: the progress total
+
+
+def plan_file(
+    path: Path, mappings: Mapping[str, ImportMapping], mapping_name: str | None = None
+) -> FilePlan:
+    if not path.exists():
+        raise IngestError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    if suffix in (".gz",):
+        raise IngestError(f"{path}: compressed files are not read directly; decompress it first")
+    if suffix in (".jsonl", ".ndjson", ".json"):
+        return FilePlan(path, "jsonl", None, None, path.stat().st_size)
+    if suffix not in (".csv", ".parquet", ".pq", ".tsv"):
+        raise IngestError(
+            f"{path}: unknown file type {suffix!r}; segmint imports .jsonl/.ndjson/.json "
+            "(Segment messages), .csv/.tsv and .parquet (through a mapping)"
+        )
+    kind = "parquet" if suffix in (".parquet", ".pq") else "csv"
+    name, mapping = _choose_mapping(path, mappings, mapping_name)
+    rows = _count_rows(path, kind)
+    return FilePlan(path, kind, name, mapping, rows)
+
+
+def _choose_mapping(
+    path: Path, mappings: Mapping[str, ImportMapping], wanted: str | None
+) -> tuple[str, ImportMapping]:
+    if wanted is not None:
+        if wanted not in mappings:
+            known = ", ".join(sorted(mappings)) or "none configured"
+            raise MappingError(f"{path}: no import mapping named {wanted!r} (known: {known})")
+        return wanted, mappings[wanted]
+    for name, mapping in mappings.items():
+        if mapping.match and fnmatch.fnmatch(path.name, mapping.match):
+            return name, mapping
+    known = ", ".join(f"{n} (match: {m.match})" for n, m in mappings.items()) or "none configured"
+    raise MappingError(
+        f"{path}: no import mapping matches this file; add one under `imports:` in the "
+        f"configuration with `match: \"{path.name}\"`, or pass --mapping NAME (mappings: {known})"
+    )
+
+
+def _count_rows(path: Path, kind: str) -> int:
+    con = duckdb.connect()
+    reader = _reader(path, kind)
+    return int(con.execute(f"SELECT count(*) FROM {reader}").fetchall()[0][0])
+
+
+def _reader(path: Path, kind: str) -> str:
+    quoted = str(path).replace("'", "''")
+    if kind == "parquet":
+        return f"read_parquet('{quoted}')"
+    return f"read_csv('{quoted}', header = true, auto_detect = true)"
+
+
+# ---- JSONL ------------------------------------------------------------------
+
+
+def read_jsonl(plan: FilePlan, arrival: Arrival, progress: Progress | None = None) -> Iterator[pa.Table]:
+    """Staged tables of a JSONL file's messages, a chunk at a time.
+
+    A line holding a ``{"batch": [...]}`` envelope is expanded (its
+    ``sentAt`` applies to its messages); a file that is one JSON document
+    (an envelope or an array of messages, pretty-printed) is read whole.
+    """
+    document = _whole_document(plan.path)
+    if document is not None:
+        yield from _stage_document(document, plan, arrival)
+        if progress:
+            progress(plan.size)
+        return
+    line_base = 0
+    start = 0
+    with plan.path.open("rb") as handle:
+        tail = b""
+        while True:
+            block = handle.read(CHUNK_BYTES)
+            if not block and not tail:
+                break
+            data = tail + block
+            if block:
+                cut = data.rfind(b"\n")
+                if cut < 0:
+                    tail = data
+                    continue
+                data, tail = data[: cut + 1], data[cut + 1 :]
+            else:
+                tail = b""
+            lines = data.split(b"\n")
+            if lines and lines[-1] == b"":
+                lines.pop()
+            table = _stage_lines(lines, line_base, plan, arrival, start)
+            line_base += len(lines)
+            if table.num_rows:
+                start += table.num_rows
+                yield table
+            if progress:
+                progress(len(data))
+            if not block:
+                break
+
+
+def _whole_document(path: Path) -> object | None:
+    """The parsed file when it is one JSON document rather than JSON lines."""
+    with path.open("rb") as handle:
+        head = handle.read(4096)
+    stripped = head.lstrip()
+    if not stripped or stripped[:1] not in (b"[", b"{"):
+        return None
+    first_line = stripped.split(b"\n", 1)[0]
+    try:
+        orjson.loads(first_line)
+        return None  # the first line is a message by itself: JSON lines
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        return orjson.loads(path.read_bytes())
+    except orjson.JSONDecodeError:
+        return None  # a broken first line in a JSONL file: it will fail as such
+
+
+def _stage_document(document: object, plan: FilePlan, arrival: Arrival) -> Iterator[pa.Table]:
+    sent_at = None
+    if isinstance(document, dict) and isinstance(document.get("batch"), list):
+        sent_at = document.get("sentAt") if isinstance(document.get("sentAt"), str) else None
+        messages = document["batch"]
+    elif isinstance(document, list):
+        messages = document
+    else:
+        messages = [document]
+    raws = [orjson.dumps(m).decode() for m in messages]
+    for offset in range(0, len(raws), TABLE_CHUNK_ROWS):
+        chunk = raws[offset : offset + TABLE_CHUNK_ROWS]
+        origin = f"{plan.path.name}:message {offset + 1}+"
+        yield stage(chunk, Arrival(arrival.source, arrival.arrived_at, origin, sent_at, True), offset)
+
+
+def _stage_lines(lines: list[bytes], line_base: int, plan: FilePlan, arrival: Arrival, start: int) -> pa.Table:
+    raw = pa.array(lines, pa.binary())
+    numbers = pa.array(range(line_base + 1, line_base + len(lines) + 1), pa.int64())
+    keep = pc.greater(pc.binary_length(pc.utf8_trim_whitespace(_as_text(raw))), 0)
+    raw, numbers = raw.filter(keep), numbers.filter(keep)
+    text = _as_text(raw)
+    origin = pc.binary_join_element_wise(
+        pa.repeat(pa.scalar(f"{plan.path.name}:"), len(text)), pc.cast(numbers, pa.string()), ""
+    )
+    table = stage(text, Arrival(arrival.source, arrival.arrived_at, "", None, True), start)
+    table = table.set_column(STAGED_SCHEMA.get_field_index("origin"), "origin", origin)
+    return expand_envelopes(table)
+
+
+def _as_text(raw: pa.Array) -> pa.Array:
+    try:
+        return pc.cast(raw, pa.string())
+    except pa.ArrowInvalid:
+        # Keep undecodable lines (as text with replacement characters) so
+        # that they reach the failed-messages store instead of vanishing.
+        return pa.array([b.decode("utf-8", "replace") for b in raw.to_pylist()], pa.string())
+
+
+# CASE, not AND: DuckDB evaluates both sides of AND, and json_type fails on non-JSON.
+_IS_ENVELOPE = "CASE WHEN json_valid(raw) THEN coalesce(json_type(raw, '$.batch') = 'ARRAY', false) ELSE false END"
+
+
+def expand_envelopes(table: pa.Table) -> pa.Table:
+    """Replace each ``{"batch": [...]}`` row by one row per message it holds."""
+    con = duckdb.connect()
+    con.register("lines", table)
+    has_envelope = con.execute(
+        f"SELECT count(*) FROM lines WHERE {_IS_ENVELOPE}"
+    ).fetchall()[0][0]
+    if not has_envelope:
+        return table
+    expanded = con.sql(
+        f"""
+        WITH marked AS (
+            SELECT *, {_IS_ENVELOPE} AS envelope FROM lines
+        ), rows AS (
+            SELECT ord, 0 AS sub, source, arrived_at, batch_sent_at, raw, origin, trust_received_at
+            FROM marked WHERE NOT envelope
+            UNION ALL
+            SELECT ord, sub, source, arrived_at, batch_sent_at, message AS raw,
+                   origin || ' message ' || sub AS origin, trust_received_at
+            FROM (
+                SELECT ord, source, arrived_at, trust_received_at, origin,
+                       json_extract_string(raw, '$.sentAt') AS batch_sent_at,
+                       unnest(json_extract(raw, '$.batch[*]'))::VARCHAR AS message,
+                       unnest(range(1, json_array_length(raw, '$.batch')::BIGINT + 1)) AS sub
+                FROM marked WHERE envelope
+            )
+        )
+        SELECT (min(ord) OVER ()) + row_number() OVER (ORDER BY ord, sub) - 1 AS ord,
+               source, arrived_at, batch_sent_at, raw, origin, trust_received_at
+        FROM rows ORDER BY ord, sub
+        """
+    ).to_arrow_table()
+    return expanded.cast(STAGED_SCHEMA)
+
+
+# ---- CSV and Parquet --------------------------------------------------------
+
+
+def read_table(plan: FilePlan, arrival: Arrival, progress: Progress | None = None) -> Iterator[pa.Table]:
+    """Staged tables of Segment messages built from a table's rows by its mapping."""
+    assert plan.mapping is not None and plan.mapping_name is not None
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    reader = _reader(plan.path, plan.kind)
+    columns = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()]
+    sql = mapping_sql(plan.mapping_name, plan.mapping, columns, reader, str(plan.path))
+    start = 0
+    # Fetch in Arrow record batches so that a large table streams through.
+    reader_stream = con.execute(sql).to_arrow_reader(TABLE_CHUNK_ROWS)
+    for record_batch in reader_stream:
+        raws = record_batch.column("raw")
+        rows = record_batch.column("row_number")
+        origin = pc.binary_join_element_wise(
+            pa.repeat(pa.scalar(f"{plan.path.name}:row "), len(rows)), pc.cast(rows, pa.string()), ""
+        )
+        table = stage(raws, Arrival(arrival.source, arrival.arrived_at, "", None, False), start)
+        table = table.set_column(STAGED_SCHEMA.get_field_index("origin"), "origin", origin)
+        start += table.num_rows
+        yield table
+        if progress:
+            progress(len(rows))
+
+
+def mapping_sql(name: str, mapping: ImportMapping, columns: list[str], reader: str, file: str) -> str:
+    """SQL that turns each row into a Segment message (JSON text)."""
+    missing = sorted(mapping.columns() - set(columns))
+    if missing:
+        raise MappingError(
+            f"{file}: mapping {name!r} reads column(s) {', '.join(missing)} that the file does not have "
+            f"(it has: {', '.join(columns)}); fix `imports.{name}` in the configuration"
+        )
+
+    def col(column: str) -> str:
+        return '"' + column.replace('"', '""') + '"'
+
+    def ident(column: str | None) -> str:
+        return f"nullif(trim({col(column)}::VARCHAR), '')" if column else "NULL"
+
+    def obj(part: Mapping[str, str] | str, used: set[str]) -> str:
+        pairs = part if isinstance(part, dict) else {c: c for c in columns if c not in used}
+        if not pairs:
+            return "NULL"
+        inner = ", ".join(f"'{k.replace(chr(39), chr(39) * 2)}', {col(v)}" for k, v in pairs.items())
+        return f"json_object({inner})"
+
+    used = {c for c in (mapping.user_id, mapping.anonymous_id, mapping.timestamp, mapping.message_id) if c}
+    fields = [f"'type', '{mapping.type}'"]
+    if mapping.event:
+        fields.append(f"'event', '{mapping.event.replace(chr(39), chr(39) * 2)}'")
+    fields.append(f"'userId', {ident(mapping.user_id)}")
+    fields.append(f"'anonymousId', {ident(mapping.anonymous_id)}")
+    if mapping.message_id:
+        fields.append(f"'messageId', '{name}:' || {ident(mapping.message_id)}")
+    if mapping.timestamp:
+        ts = col(mapping.timestamp)
+        fields.append(
+            "'timestamp', coalesce(strftime(try_cast(" + ts + " AS TIMESTAMPTZ), '%Y-%m-%dT%H:%M:%S.%fZ'), "
+            + ts + "::VARCHAR)"
+        )
+    if mapping.type == "identify":
+        fields.append(f"'traits', {obj(mapping.traits, used)}")
+    else:
+        fields.append(f"'properties', {obj(mapping.properties, used)}")
+        if mapping.traits:
+            fields.append(f"'context', json_object('traits', {obj(mapping.traits, used)})")
+    return f"""
+SELECT row_number() OVER () AS row_number, json_object({', '.join(fields)})::VARCHAR AS raw
+FROM {reader}
+"""
+
+
+def reader_for(plan: FilePlan) -> Callable[[FilePlan, Arrival, Progress | None], Iterator[pa.Table]]:
+    return read_jsonl if plan.kind == "jsonl" else read_table
+
+
+def import_arrival(source: str, now: datetime) -> Arrival:
+    return Arrival(source=source, arrived_at=now, origin="import", trust_received_at=True)

@@ -1,0 +1,98 @@
+"""Everything a running server holds: store, writer, live state, background work.
+
+Kept apart from the HTTP routes so that the routes stay thin and the
+lifecycle (start, stop, crash recovery) is in one place.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from segmint.clock import Clock, SystemClock
+from segmint.config.model import Config
+from segmint.identity.live import LiveProfiles
+from segmint.identity.profiles import rebuild
+from segmint.ingest.ingestor import IngestResult, Ingestor
+from segmint.server.committer import GroupCommitter
+from segmint.store.discovery import ServerInfo, remove_info, write_info
+from segmint.store.store import Store
+
+log = logging.getLogger("segmint.server")
+
+
+@dataclass
+class Runtime:
+    config: Config
+    db_path: Path
+    clock: Clock = field(default_factory=SystemClock)
+    rebuild_every_s: float = 2.0
+
+    def __post_init__(self) -> None:
+        self.store = Store(self.db_path)
+        self.ingestor = Ingestor(self.store, self.clock)
+        self.profiles = LiveProfiles(self.config.identity)
+        self.profiles.load(self.store.cursor())
+        self.committer = GroupCommitter(
+            self.ingestor, [self._after_commit], max_wait_s=self.config.server.commit_interval_ms / 1000
+        )
+        self.admin_token = secrets.token_urlsafe(24)
+        self._dirty = threading.Event()
+        self._stopping = threading.Event()
+        self._rebuilder = threading.Thread(target=self._rebuild_loop, name="segmint-profiles", daemon=True)
+        self._rebuild_lock = threading.Lock()
+
+    def start(self, url: str) -> None:
+        self.committer.start()
+        self._rebuilder.start()
+        self.rebuild_profiles()
+        write_info(self.db_path, ServerInfo(url=url, token=self.admin_token))
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._dirty.set()
+        self.committer.stop()
+        self._rebuilder.join(timeout=30)
+        remove_info(self.db_path, self.admin_token)
+        self.store.checkpoint()
+        self.store.close()
+
+    def _after_commit(self, result: IngestResult) -> None:
+        if result.rows is not None and result.rows.num_rows:
+            self.profiles.apply(result.rows)
+            self._dirty.set()
+
+    def rebuild_profiles(self) -> None:
+        """Bring the store's identity and profile tables up to date."""
+        with self._rebuild_lock:
+            rebuild(self.store.cursor(), self.config.identity)
+
+    def _rebuild_loop(self) -> None:
+        # Debounced: the tables the CLI reads trail the live state by at
+        # most a few seconds; the HTTP read API never does (it reads memory).
+        while not self._stopping.is_set():
+            self._dirty.wait()
+            if self._stopping.is_set():
+                return
+            self._dirty.clear()
+            try:
+                self.rebuild_profiles()
+            except Exception:
+                log.exception("profile rebuild failed")
+            self._stopping.wait(self.rebuild_every_s)
+
+    # ---- segments (the real-time engine plugs in here) ----------------------
+
+    def segments_of(self, profile_id: str) -> list[str]:
+        return []
+
+    def segment_sizes(self) -> list[dict[str, object]]:
+        return []
+
+    def segment_members(self, name: str, cursor: str | None, limit: int) -> tuple[list[str], str | None]:
+        from segmint.errors import NotFoundError
+
+        raise NotFoundError(f"no segment named {name!r}")
