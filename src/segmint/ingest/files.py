@@ -248,7 +248,7 @@ def read_table(plan: FilePlan, arrival: Arrival, progress: Progress | None = Non
     sql = mapping_sql(plan.mapping_name, plan.mapping, columns, reader, str(plan.path))
     start = 0
     # Fetch in Arrow record batches so that a large table streams through.
-    reader_stream = con.execute(sql).to_arrow_reader(TABLE_CHUNK_ROWS)
+    reader_stream = con.sql(sql).to_arrow_reader(TABLE_CHUNK_ROWS)
     for record_batch in reader_stream:
         raws = record_batch.column("raw")
         rows = record_batch.column("row_number")

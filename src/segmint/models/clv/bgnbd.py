@@ -25,7 +25,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
 from sklearn.exceptions import NotFittedError
 
-from segmint.models.clv._mle import FloatArray, as_float_array, group_rows, maximise
+from segmint.models.clv._mle import FloatArray, as_float_array, group_rows, maximise, weighted_sum
 
 
 @dataclass(frozen=True)
@@ -114,12 +114,12 @@ def _log_likelihood_and_gradient(params: FloatArray, data: _Summaries) -> tuple[
     dropped = np.where(data.repeat, np.log(a) - np.log(b_x1) - (r + x) * log_alpha_tx, -np.inf)
     mixed = np.logaddexp(alive, dropped)
     share_alive, share_dropped = np.exp(alive - mixed), np.exp(dropped - mixed)
-    value += w @ mixed
+    value += weighted_sum(w, mixed)
     gradient -= [
-        w @ (share_alive * log_alpha_T + share_dropped * log_alpha_tx),
-        w @ ((r + x) * (share_alive / (alpha + T) + share_dropped / (alpha + t_x))),
-        -(w @ share_dropped) / a,
-        w @ (share_dropped / b_x1),
+        weighted_sum(w, share_alive * log_alpha_T + share_dropped * log_alpha_tx),
+        weighted_sum(w, (r + x) * (share_alive / (alpha + T) + share_dropped / (alpha + t_x))),
+        -weighted_sum(w, share_dropped) / a,
+        weighted_sum(w, share_dropped / b_x1),
     ]
     return float(value), gradient
 

@@ -23,7 +23,7 @@ from numpy.typing import ArrayLike
 from scipy.special import digamma, gammaln
 from sklearn.exceptions import NotFittedError
 
-from segmint.models.clv._mle import FloatArray, as_float_array, group_rows, maximise
+from segmint.models.clv._mle import FloatArray, as_float_array, group_rows, maximise, weighted_sum
 from segmint.models.clv.summary import TimeUnit
 
 
@@ -78,7 +78,7 @@ class _Spends:
         values, index = np.unique(x, return_inverse=True)
         log_m = np.log(m)
         return cls(
-            x, m, weights, x * m, float(weights @ log_m), float(weights @ (x * log_m)),
+            x, m, weights, x * m, weighted_sum(weights, log_m), weighted_sum(weights, x * log_m),
             values, np.bincount(index, weights=weights),
         )
 
@@ -96,19 +96,20 @@ def _log_likelihood_and_gradient(params: FloatArray, data: _Spends) -> tuple[flo
     pxv = p * xv
     psi_pxq = digamma(pxv + q)
     log_v_xm = np.log(v + data.xm)
-    w_log_v_xm = data.weights @ log_v_xm
+    w_log_v_xm = weighted_sum(data.weights, log_v_xm)
+    wx_log_v_xm = weighted_sum(data.weights, data.x * log_v_xm)
     value = (
         xw @ (gammaln(pxv + q) - gammaln(pxv) + pxv * np.log(xv))
         + total * (q * np.log(v) - gammaln(q))
         + p * data.sum_x_log_m - data.sum_log_m
-        - p * (data.weights @ (data.x * log_v_xm)) - q * w_log_v_xm
+        - p * wx_log_v_xm - q * w_log_v_xm
     )
     gradient = np.array(
         [
             xw @ (xv * (psi_pxq - digamma(pxv) + np.log(xv)))
-            + data.sum_x_log_m - data.weights @ (data.x * log_v_xm),
+            + data.sum_x_log_m - wx_log_v_xm,
             xw @ psi_pxq + total * (np.log(v) - digamma(q)) - w_log_v_xm,
-            total * q / v - data.weights @ ((p * data.x + q) / (v + data.xm)),
+            total * q / v - weighted_sum(data.weights, (p * data.x + q) / (v + data.xm)),
         ]
     )
     return float(value), gradient

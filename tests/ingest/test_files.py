@@ -1,0 +1,116 @@
+"""Importing files: JSONL (with envelopes), CSV and Parquet through mappings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from segmint.config.model import Config, ImportMapping
+from segmint.errors import IngestError, MappingError
+from segmint.ingest.importer import import_files, plan_imports
+from segmint.ingest.ingestor import Ingestor
+
+MAPPINGS = {
+    "customers": ImportMapping(
+        match="customers*.csv", type="identify", user_id="customer_id", timestamp="signup_at",
+        traits={"email": "email", "age": "age"},
+    ),
+    "orders": ImportMapping(
+        match="orders*.parquet", type="track", event="Order Completed", user_id="customer_id",
+        timestamp="ordered_at", message_id="order_id", properties={"order_id": "order_id", "total": "total"},
+    ),
+}
+CONFIG = Config(imports=MAPPINGS)
+
+
+def write_jsonl(path: Path, lines: list[object]) -> Path:
+    path.write_bytes(b"".join((orjson.dumps(x) if not isinstance(x, str) else x.encode()) + b"\n" for x in lines))
+    return path
+
+
+def run_import(store, *paths: Path, mapping: str | None = None):
+    return import_files(plan_imports(list(paths), CONFIG, mapping), Ingestor(store))
+
+
+def events(store) -> list[dict]:
+    return store.query("SELECT * FROM events ORDER BY seq").to_pylist()
+
+
+def test_jsonl_with_an_envelope_line_and_a_bad_line(store, tmp_path):
+    path = write_jsonl(
+        tmp_path / "m.jsonl",
+        [
+            {"type": "identify", "userId": "u1", "traits": {"age": 3}, "messageId": "1"},
+            "",
+            "{broken",
+            {"batch": [{"type": "track", "event": "A", "userId": "u1", "messageId": "2"},
+                       {"type": "track", "event": "B", "userId": "u1", "messageId": "3"}],
+             "sentAt": "2026-01-01T00:00:00Z"},
+        ],
+    )
+    (report,) = run_import(store, path)
+    assert (report.received, report.accepted, report.failed) == (4, 3, 1)
+    assert [e["event"] for e in events(store)] == [None, "A", "B"]
+    failed = store.query("SELECT origin, raw FROM failed_messages").to_pylist()
+    assert failed == [{"origin": "m.jsonl:3", "raw": "{broken"}]
+
+
+def test_importing_the_same_files_twice_changes_nothing(store, tmp_path):
+    path = write_jsonl(tmp_path / "m.jsonl", [{"type": "track", "event": "A", "anonymousId": "x"}, "bad"])
+    orders = tmp_path / "orders_2026.parquet"
+    pq.write_table(pa.table({"order_id": ["o1", "o2"], "customer_id": ["c1", "c2"],
+                             "ordered_at": ["2026-01-01T10:00:00Z", "2026-01-02T10:00:00Z"],
+                             "total": [10.5, 20.0]}), orders)
+    run_import(store, path, orders)
+    before = (events(store), store.query("SELECT * FROM failed_messages").to_pylist())
+    second = run_import(store, path, orders)
+    assert sum(r.accepted for r in second) == 0
+    after = (events(store), store.query("SELECT * FROM failed_messages").to_pylist())
+    assert after == before
+
+
+def test_tables_become_identify_and_order_completed_messages(store, tmp_path):
+    customers = tmp_path / "customers.csv"
+    customers.write_text("customer_id,email,age,signup_at\nc1,a@x.com,31,2025-03-04\nc2,b@x.com,,2025-03-05\n")
+    orders = tmp_path / "orders.parquet"
+    pq.write_table(pa.table({"order_id": ["o1"], "customer_id": ["c1"],
+                             "ordered_at": pa.array([1_700_000_000_000_000], pa.timestamp("us", tz="UTC")),
+                             "total": [99.5]}), orders)
+    run_import(store, customers, orders)
+    rows = events(store)
+    assert [(r["type"], r["user_id"], r["event"]) for r in rows] == [
+        ("identify", "c1", None), ("identify", "c2", None), ("track", "c1", "Order Completed")]
+    assert orjson.loads(rows[0]["traits"]) == {"email": "a@x.com", "age": 31}
+    assert orjson.loads(rows[1]["traits"]) == {"email": "b@x.com", "age": None}
+    assert orjson.loads(rows[2]["properties"]) == {"order_id": "o1", "total": 99.5}
+    assert rows[2]["message_id"] == "orders:o1"
+    assert rows[0]["event_time"].isoformat().startswith("2025-03-04T00:00:00")
+
+
+def test_a_mapping_that_does_not_fit_names_the_columns(store, tmp_path):
+    customers = tmp_path / "customers.csv"
+    customers.write_text("id,mail\n1,a@x\n")
+    with pytest.raises(MappingError, match=r"customer_id.*it has: id, mail"):
+        run_import(store, customers)
+
+
+def test_a_table_without_a_mapping_says_how_to_add_one(store, tmp_path):
+    other = tmp_path / "leads.csv"
+    other.write_text("a\n1\n")
+    with pytest.raises(MappingError, match=r"imports:.*--mapping"):
+        run_import(store, other)
+    with pytest.raises(IngestError, match="no such file"):
+        run_import(store, tmp_path / "missing.jsonl")
+
+
+def test_a_pretty_printed_envelope_file(store, tmp_path):
+    path = tmp_path / "batch.json"
+    path.write_text(orjson.dumps({"batch": [{"type": "page", "anonymousId": "a", "name": "Home"}],
+                                  "sentAt": "2026-01-01T00:00:00Z"}, option=orjson.OPT_INDENT_2).decode())
+    (report,) = run_import(store, path)
+    assert report.accepted == 1
+    assert events(store)[0]["name"] == "Home"

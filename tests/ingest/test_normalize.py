@@ -1,0 +1,176 @@
+"""Validation and event time: the SQL rules against a plain-Python reference."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import duckdb
+import orjson
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from segmint.ingest.normalize import MAX_MESSAGE_BYTES, normalize_sql
+from segmint.ingest.staging import Arrival, stage
+
+ARRIVED = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+TYPES = ["track", "identify", "page", "screen", "group", "alias"]
+
+
+_CON = duckdb.connect()
+_CON.execute("SET TimeZone = 'UTC'")
+
+
+def run(raws: list[str], sent_at: str | None = None, trust: bool = False) -> list[dict]:
+    con = _CON
+    staged = stage(raws, Arrival("web", ARRIVED, "test", sent_at, trust))
+    return con.sql(normalize_sql("staged")).to_arrow_table().to_pylist()
+
+
+def parse_iso(value):
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def reference_valid(message) -> bool:
+    """Segment's rules, written as plainly as possible."""
+    if not isinstance(message, dict):
+        return False
+    kind = message.get("type")
+    if kind not in TYPES:
+        return False
+
+    def ident(name):
+        value = message.get(name)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise TypeError
+        text = str(value).strip()
+        return text or None
+
+    try:
+        ids = {name: ident(name) for name in ("userId", "anonymousId", "previousId", "groupId", "messageId")}
+    except TypeError:
+        return False
+    if kind != "alias" and not (ids["userId"] or ids["anonymousId"]):
+        return False
+    if kind == "track" and not (isinstance(message.get("event"), str) and message["event"].strip()):
+        return False
+    if kind in ("page", "screen") and message.get("name") is not None and not isinstance(message["name"], str):
+        return False
+    if kind == "alias" and not (ids["previousId"] and ids["userId"]):
+        return False
+    if kind == "group" and not ids["groupId"]:
+        return False
+    for field in ("timestamp", "originalTimestamp", "sentAt", "receivedAt"):
+        if message.get(field) is not None and parse_iso(message[field]) is None:
+            return False
+    for field in ("properties", "traits", "context", "integrations"):
+        if message.get(field) is not None and not isinstance(message[field], dict):
+            return False
+    return True
+
+
+instants = st.datetimes(
+    min_value=datetime(2000, 1, 1), max_value=datetime(2030, 1, 1), timezones=st.just(timezone.utc)
+).map(lambda d: d.isoformat().replace("+00:00", "Z"))
+scalars = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.text(max_size=4))
+maybe_id = st.one_of(st.none(), st.just(""), st.text(min_size=1, max_size=6), st.integers(0, 99), st.just({"x": 1}))
+maybe_time = st.one_of(st.none(), instants, st.just("yesterday"), st.just(12345))
+maybe_obj = st.one_of(st.none(), st.dictionaries(st.text(max_size=3), scalars, max_size=3), st.just([1]), st.just("x"))
+
+messages = st.fixed_dictionaries(
+    {},
+    optional={
+        "type": st.one_of(st.sampled_from(TYPES), st.just("bogus"), st.just(3)),
+        "userId": maybe_id,
+        "anonymousId": maybe_id,
+        "previousId": maybe_id,
+        "groupId": maybe_id,
+        "messageId": maybe_id,
+        "event": st.one_of(st.none(), st.just(""), st.text(min_size=1, max_size=5), st.just(7)),
+        "name": st.one_of(st.none(), st.text(max_size=5), st.just(7)),
+        "timestamp": maybe_time,
+        "originalTimestamp": maybe_time,
+        "sentAt": maybe_time,
+        "receivedAt": maybe_time,
+        "properties": maybe_obj,
+        "traits": maybe_obj,
+        "context": maybe_obj,
+        "integrations": maybe_obj,
+        "channel": st.just("web"),
+    },
+)
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.lists(messages, min_size=1, max_size=40))
+def test_sql_validation_agrees_with_the_reference(batch):
+    rows = run([orjson.dumps(m).decode() for m in batch])
+    assert [row["reason"] is None for row in rows] == [reference_valid(m) for m in batch]
+    for message, row in zip(batch, rows):
+        if row["reason"] is not None:
+            continue
+        assert row["type"] == message["type"]
+        # Event time: timestamp, else originalTimestamp corrected by the
+        # sentAt skew, else originalTimestamp, else the time received.
+        ts, original, sent = (parse_iso(message.get(k)) for k in ("timestamp", "originalTimestamp", "sentAt"))
+        if ts is not None:
+            expected = ts
+        elif original is not None and sent is not None:
+            expected = ARRIVED - (sent - original)
+        elif original is not None:
+            expected = original
+        else:
+            expected = ARRIVED
+        assert row["event_time"] == expected
+
+
+def test_skew_uses_the_batch_sent_at_when_the_message_has_none():
+    message = {"type": "track", "event": "E", "userId": "u", "originalTimestamp": "2026-01-02T03:00:00Z"}
+    (row,) = run([orjson.dumps(message).decode()], sent_at="2026-01-02T03:00:10Z")
+    assert row["event_time"] == ARRIVED - timedelta(seconds=10)
+
+
+def test_a_file_message_keeps_its_own_received_at():
+    message = {"type": "track", "event": "E", "userId": "u", "receivedAt": "2025-05-05T05:05:05Z"}
+    (row,) = run([orjson.dumps(message).decode()], trust=True)
+    assert row["event_time"] == datetime(2025, 5, 5, 5, 5, 5, tzinfo=timezone.utc)
+    (row,) = run([orjson.dumps(message).decode()], trust=False)
+    assert row["event_time"] == ARRIVED
+
+
+def test_reasons_say_what_is_wrong():
+    raws = [
+        "{not json",
+        "[1, 2]",
+        orjson.dumps({"type": "track", "userId": "u"}).decode(),
+        orjson.dumps({"type": "page"}).decode(),
+        orjson.dumps({"type": "track", "event": "E", "userId": "u", "timestamp": "soon"}).decode(),
+        orjson.dumps({"type": "track", "event": "E", "userId": "u", "p": "x" * MAX_MESSAGE_BYTES}).decode(),
+    ]
+    reasons = [row["reason"] for row in run(raws)]
+    assert reasons[0] == "not valid JSON"
+    assert "JSON object" in reasons[1]
+    assert "event name" in reasons[2]
+    assert "userId or an anonymousId" in reasons[3]
+    assert "timestamp is not an ISO-8601" in reasons[4] and "soon" in reasons[4]
+    assert "32 KB" in reasons[5]
+
+
+def test_unknown_top_level_fields_are_kept():
+    message = {"type": "identify", "userId": "u", "channel": "server", "version": 2, "_metadata": {"x": 1}}
+    (row,) = run([orjson.dumps(message).decode()])
+    assert orjson.loads(row["extra"]) == {"channel": "server", "version": 2, "_metadata": {"x": 1}}
+
+
+def test_message_without_id_gets_a_content_hash_id():
+    raw = orjson.dumps({"type": "track", "event": "E", "userId": "u"}).decode()
+    first, second = run([raw, raw])
+    assert first["message_id"] == second["message_id"]
+    assert first["message_id"].startswith("md5-")
