@@ -110,9 +110,11 @@ def lifetimes_python() -> Path:
     """The interpreter of benchmarks/.venv-lifetimes, created and filled on first use."""
     python = LIFETIMES_VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
     if python.exists() and _imports_lifetimes(python):
+        _ignore_in_git(LIFETIMES_VENV)
         return python
     print(f"creating {LIFETIMES_VENV.relative_to(HERE.parent)} for lifetimes (once)...", file=sys.stderr)
     subprocess.run([sys.executable, "-m", "venv", str(LIFETIMES_VENV)], check=True)
+    _ignore_in_git(LIFETIMES_VENV)
     subprocess.run(
         [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *LIFETIMES_REQUIREMENTS],
         check=True,
@@ -122,8 +124,15 @@ def lifetimes_python() -> Path:
     return python
 
 
+def _ignore_in_git(folder: Path) -> None:
+    """Make the virtualenv ignore itself, as Python 3.13's venv does: it is a cache, never source."""
+    marker = folder / ".gitignore"
+    if not marker.exists():
+        marker.write_text("# Created by benchmarks/bench_clv.py: a local cache, never to be committed.\n*\n")
+
+
 def _imports_lifetimes(python: Path) -> bool:
-    probe = subprocess.run([str(python), "-c", "import lifetimes"], capture_output=True)
+    probe = subprocess.run([str(python), "-c", "import lifetimes"], capture_output=True, check=False)
     return probe.returncode == 0
 
 
@@ -239,7 +248,9 @@ def main() -> None:
         grouped = fit_lifetimes(python, data, grouped=True, repeat=args.repeat)
         runs |= {"lifetimes": plain, "lifetimes (w)": grouped}
         print(f"\nlifetimes {plain['version']}, fit times and comparison with segmint:")
-        for line in compare(ours, plain, "one row per customer") + compare(ours, grouped, "given our grouping (weights)"):
+        for line in compare(ours, plain, "one row per customer") + compare(
+            ours, grouped, "given our grouping (weights)"
+        ):
             print(line)
     print("\nparameters:")
     for line in parameter_table(runs):

@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 
 from segmint.ingest.normalize import MAX_MESSAGE_BYTES, normalize_sql
 from segmint.ingest.staging import Arrival, stage
+from message_strategies import TYPES, messages
 
 ARRIVED = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
-TYPES = ["track", "identify", "page", "screen", "group", "alias"]
 
 
 _CON = duckdb.connect()
@@ -36,6 +36,10 @@ def parse_iso(value):
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
+# The Unicode space separators (category Zs), which trimming removes.
+SPACES = "".join(chr(c) for c in range(0x110000) if __import__("unicodedata").category(chr(c)) == "Zs")
+
+
 def reference_valid(message) -> bool:
     """Segment's rules, written as plainly as possible."""
     if not isinstance(message, dict):
@@ -48,9 +52,9 @@ def reference_valid(message) -> bool:
         value = message.get(name)
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
             raise TypeError
-        text = str(value).strip()
+        text = str(value).strip(SPACES)
         return text or None
 
     try:
@@ -59,7 +63,7 @@ def reference_valid(message) -> bool:
         return False
     if kind != "alias" and not (ids["userId"] or ids["anonymousId"]):
         return False
-    if kind == "track" and not (isinstance(message.get("event"), str) and message["event"].strip()):
+    if kind == "track" and not (isinstance(message.get("event"), str) and message["event"].strip(SPACES)):
         return False
     if kind in ("page", "screen") and message.get("name") is not None and not isinstance(message["name"], str):
         return False
@@ -74,38 +78,6 @@ def reference_valid(message) -> bool:
         if message.get(field) is not None and not isinstance(message[field], dict):
             return False
     return True
-
-
-instants = st.datetimes(
-    min_value=datetime(2000, 1, 1), max_value=datetime(2030, 1, 1), timezones=st.just(timezone.utc)
-).map(lambda d: d.isoformat().replace("+00:00", "Z"))
-scalars = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.text(max_size=4))
-maybe_id = st.one_of(st.none(), st.just(""), st.text(min_size=1, max_size=6), st.integers(0, 99), st.just({"x": 1}))
-maybe_time = st.one_of(st.none(), instants, st.just("yesterday"), st.just(12345))
-maybe_obj = st.one_of(st.none(), st.dictionaries(st.text(max_size=3), scalars, max_size=3), st.just([1]), st.just("x"))
-
-messages = st.fixed_dictionaries(
-    {},
-    optional={
-        "type": st.one_of(st.sampled_from(TYPES), st.just("bogus"), st.just(3)),
-        "userId": maybe_id,
-        "anonymousId": maybe_id,
-        "previousId": maybe_id,
-        "groupId": maybe_id,
-        "messageId": maybe_id,
-        "event": st.one_of(st.none(), st.just(""), st.text(min_size=1, max_size=5), st.just(7)),
-        "name": st.one_of(st.none(), st.text(max_size=5), st.just(7)),
-        "timestamp": maybe_time,
-        "originalTimestamp": maybe_time,
-        "sentAt": maybe_time,
-        "receivedAt": maybe_time,
-        "properties": maybe_obj,
-        "traits": maybe_obj,
-        "context": maybe_obj,
-        "integrations": maybe_obj,
-        "channel": st.just("web"),
-    },
-)
 
 
 @settings(max_examples=120, deadline=None)

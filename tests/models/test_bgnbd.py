@@ -171,7 +171,11 @@ def test_conditional_expectation_equals_the_papers_equation_10(
     t_x = share * T if x > 0 else 0.0
     # Eq. 10 as printed; we compute it through Euler's transformation instead.
     z = t / (alpha + T + t)
-    head = (a + b + x - 1) / (a - 1) * (1 - ((alpha + T) / (alpha + T + t)) ** (r + x) * hyp2f1(r + x, b + x, a + b + x - 1, z))
+    head = (
+        (a + b + x - 1)
+        / (a - 1)
+        * (1 - ((alpha + T) / (alpha + T + t)) ** (r + x) * hyp2f1(r + x, b + x, a + b + x - 1, z))
+    )
     paper = head / (1 + a / (b + x - 1) * ((alpha + T) / (alpha + t_x)) ** (r + x)) if x > 0 else head
     ours = conditional_expected_purchases(BGNBDParams(r, alpha, a, b), t, x, t_x, T)
     assert ours == pytest.approx(paper, rel=1e-7, abs=1e-10)

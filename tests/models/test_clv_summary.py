@@ -85,7 +85,9 @@ def test_same_day_purchases_count_once_and_their_amounts_add() -> None:
 
 
 def test_one_time_buyers_have_zero_frequency_recency_and_spend() -> None:
-    summary = summarise(table([("a", "2024-01-01", 50.0), ("a", "2024-01-01", 5.0)]), "2024-01-11", time_unit=TimeUnit.D)
+    summary = summarise(
+        table([("a", "2024-01-01", 50.0), ("a", "2024-01-01", 5.0)]), "2024-01-11", time_unit=TimeUnit.D
+    )
     assert summary.loc["a"].to_dict() == {"frequency": 0, "recency": 0.0, "T": 10.0, "monetary_value": 0.0}
 
 

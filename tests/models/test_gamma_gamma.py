@@ -104,7 +104,9 @@ def test_gradient_matches_finite_differences(data: tuple[np.ndarray, np.ndarray]
 
 @settings(max_examples=50, deadline=None)
 @given(data=spends(), logs=log_params, seed=st.integers(0, 2**32 - 1))
-def test_counts_as_weights_equal_repeated_rows(data: tuple[np.ndarray, np.ndarray], logs: list[float], seed: int) -> None:
+def test_counts_as_weights_equal_repeated_rows(
+    data: tuple[np.ndarray, np.ndarray], logs: list[float], seed: int
+) -> None:
     x, m = data
     params = GammaGammaParams.from_array(np.exp(logs))
     counts = np.random.default_rng(seed).integers(1, 5, len(x))
@@ -172,9 +174,7 @@ def test_undiscounted_lifetime_value_is_spend_times_purchases(
     purchases: BGNBDModel, fitted: GammaGammaModel, cdnow: pd.DataFrame
 ) -> None:
     x, t_x, T, m = (cdnow[c].to_numpy() for c in ("frequency", "recency", "T", "monetary_value"))
-    value = fitted.customer_lifetime_value(
-        purchases, x, t_x, T, m, time_unit=TimeUnit.W, months=24, discount_rate=0.0
-    )
+    value = fitted.customer_lifetime_value(purchases, x, t_x, T, m, time_unit=TimeUnit.W, months=24, discount_rate=0.0)
     horizon = 24 * 30 / 7
     expected = fitted.conditional_expected_spend(x, m) * purchases.conditional_expected_purchases(horizon, x, t_x, T)
     np.testing.assert_allclose(value, expected, rtol=1e-10)

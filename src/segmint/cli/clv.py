@@ -43,9 +43,7 @@ def fit(
     holdout_end: datetime | None = typer.Option(
         None, "--holdout-end", formats=["%Y-%m-%d"], help="Last day of a holdout period to check the forecast on."
     ),
-    time_unit: Literal["D", "W", "M"] = typer.Option(
-        "W", "--time-unit", help="D (day), W (7 days) or M (30 days)."
-    ),
+    time_unit: Literal["D", "W", "M"] = typer.Option("W", "--time-unit", help="D (day), W (7 days) or M (30 days)."),
     customer_col: str = typer.Option("customer_id", "--customer-col", help="Column with the customer id."),
     date_col: str = typer.Option("date", "--date-col", help="Column with the purchase date or timestamp."),
     amount_col: str = typer.Option("amount", "--amount-col", help="Column with the purchase amount."),
@@ -94,9 +92,7 @@ def read_transactions(path: Path, columns: TransactionColumns) -> pd.DataFrame:
     raise IngestError(f"{path}: cannot read {suffix or 'extensionless'} files; give a .csv or .parquet file")
 
 
-def fit_report(
-    summary: pd.DataFrame, *, time_unit: TimeUnit, months: int, discount_rate: float
-) -> dict[str, Any]:
+def fit_report(summary: pd.DataFrame, *, time_unit: TimeUnit, months: int, discount_rate: float) -> dict[str, Any]:
     """Fit both models on a summary and report them as plain data."""
     import numpy as np
 

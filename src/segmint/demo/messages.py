@@ -26,8 +26,24 @@ from segmint.demo.orders import Orders
 from segmint.demo.people import NEVER, Devices, People, uuid4_strings
 from segmint.demo.sessions import Code, Events
 
-LIBRARY = orjson.Fragment(orjson.dumps({"name": "analytics.js", "version": "next-1.76.0"}))
-SERVER_CONTEXT = orjson.Fragment(orjson.dumps({"library": {"name": "analytics-python", "version": "2.3.3"}}))
+
+
+def serialised(value: Any) -> bytes:
+    """orjson's output, copied to a bytes object of its own size.
+
+    orjson hands back bytes that keep a ~4 KB buffer; a table of a million
+    of them would hold gigabytes.
+    """
+    return memoryview(orjson.dumps(value)).tobytes()
+
+
+def fragment(value: Any) -> orjson.Fragment:
+    """Pre-serialised JSON that orjson embeds as it is."""
+    return orjson.Fragment(serialised(value))
+
+
+LIBRARY = fragment({"name": "analytics.js", "version": "next-1.76.0"})
+SERVER_CONTEXT = fragment({"library": {"name": "analytics-python", "version": "2.3.3"}})
 CHUNK = 100_000  # lines rendered and written at a time
 
 
@@ -141,10 +157,10 @@ class Page:
     title: str
 
     def context(self) -> bytes:
-        return orjson.dumps({"path": self.path, "url": SHOP_URL + self.path})
+        return serialised({"path": self.path, "url": SHOP_URL + self.path})
 
     def properties(self) -> bytes:
-        return orjson.dumps({"path": self.path, "url": SHOP_URL + self.path, "title": self.title})
+        return serialised({"path": self.path, "url": SHOP_URL + self.path, "title": self.title})
 
 
 class Pages:
@@ -233,7 +249,7 @@ class Renderer:
         self.feed = feed
         self.pages = Pages(feed.catalog)
         catalog, devices, people = feed.catalog, feed.devices, feed.people
-        self.product = [
+        product = [
             {
                 "product_id": catalog.product_id[p],
                 "sku": catalog.sku[p],
@@ -244,10 +260,10 @@ class Renderer:
             }
             for p in range(catalog.size)
         ]
-        self.viewed = objects(orjson.Fragment(orjson.dumps({**p, "currency": CURRENCY})) for p in self.product)
-        self.searched = objects(orjson.Fragment(orjson.dumps({"query": q})) for q, _ in search_queries())
+        self.viewed = objects(fragment({**p, "currency": CURRENCY}) for p in product)
+        self.searched = objects(fragment({"query": q}) for q, _ in search_queries())
         self.listed = objects(
-            orjson.Fragment(orjson.dumps({"list_id": f"{c}-{kind}", "category": c}))
+            fragment({"list_id": f"{c}-{kind}", "category": c})
             for c in CATEGORY_NAMES
             for kind in LIST_KINDS
         )
@@ -265,12 +281,21 @@ class Renderer:
             for ip, ua in zip(devices.ip, devices.user_agent.tolist())
         )
         self.context_tail = objects(c + b"}" for c in self.pages.context)
+        # Cart properties are glued from serialised parts: {"cart_id":"..." + ,"product_id":..,"price":.. + ,"quantity":n}
+        self.cart_head = objects(orjson.dumps({"cart_id": c})[:-1] if c else None for c in feed.cart_id)
+        self.product_fields = objects(b"," + orjson.dumps(p)[1:-1] for p in product)
+        self.quantity_tail = objects(b',"quantity":%d}' % q for q in range(int(feed.events.quantity.max()) + 1))
+        orders = feed.orders
+        self.checkout = objects(
+            fragment({"order_id": order_id, "value": value, "revenue": revenue, "currency": CURRENCY})
+            for order_id, value, revenue in zip(orders.order_id, orders.subtotal.tolist(), orders.revenue.tolist())
+        )
         created = iso(np.where(feed.signed_up_at < NEVER, feed.signed_up_at, 0))
         self.signup_traits = [
-            orjson.Fragment(orjson.dumps({
+            fragment({
                 "email": people.email[i], "first_name": people.first_name[i],
                 "last_name": people.last_name[i], "created_at": created[i],
-            }))
+            })
             if people.email[i] else None
             for i in range(len(people.email))
         ]  # fmt: skip
@@ -292,8 +317,16 @@ class Renderer:
         ):
             at = np.flatnonzero(code == wanted)
             body[at] = table[index[at]]
-        for at in np.flatnonzero(code >= Code.PRODUCT_ADDED).tolist():
-            body[at] = self.body(int(code[at]), int(rows[at]), int(device[at]))
+        session = events.session[rows]
+        at = np.flatnonzero((code == Code.PRODUCT_ADDED) | (code == Code.PRODUCT_REMOVED))
+        parts = self.cart_head[session[at]] + self.product_fields[events.product[rows[at]]]
+        body[at] = objects(map(orjson.Fragment, parts + self.quantity_tail[events.quantity[rows[at]]]))
+        at = np.flatnonzero(code == Code.CART_VIEWED)
+        body[at] = objects(map(orjson.Fragment, self.cart_head[session[at]] + b"}"))
+        at = np.flatnonzero(code == Code.CHECKOUT_STARTED)
+        body[at] = self.checkout[feed.order_of_session[session[at]]]
+        for at in np.flatnonzero(code >= Code.IDENTIFY_SIGNUP).tolist():
+            body[at] = self.traits(int(code[at]), int(device[at]))
         context = map(orjson.Fragment, self.context_head[device] + self.context_tail[page])
         stamp = delivery.stamp[rows]
         times = self.stamps(delivery, rows[stamp != Stamp.PLAIN])
@@ -342,32 +375,17 @@ class Renderer:
         original = iso(self.feed.events.time[rows] - skew)
         return zip(original, iso(delivery.sent[rows] - skew), iso(delivery.received[rows]))
 
-    def body(self, code: int, row: int, device: int) -> Any:
-        """Properties (or traits) that only this event has."""
-        feed = self.feed
-        session = int(feed.events.session[row])
-        if code >= Code.IDENTIFY_SIGNUP:
-            owner = int(feed.devices.owner[device])
-            if code == Code.IDENTIFY_SIGNUP:
-                return self.signup_traits[owner]
-            if code == Code.IDENTIFY_LOGIN:
-                return {"email": feed.people.email[owner]}
-            if code == Code.IDENTIFY_NEWSLETTER:
-                return {"email": feed.people.email_on_newsletter[owner], "newsletter_opt_in": True}
-            return None  # an alias has no body
-        cart_id = feed.cart_id[session]
-        if code == Code.CART_VIEWED:
-            return {"cart_id": cart_id}
-        if code == Code.CHECKOUT_STARTED:
-            orders, k = feed.orders, int(feed.order_of_session[session])
-            return {
-                "order_id": orders.order_id[k],
-                "value": float(orders.subtotal[k]),
-                "revenue": float(orders.revenue[k]),
-                "currency": CURRENCY,
-            }
-        product = int(feed.events.product[row])
-        return {"cart_id": cart_id, **self.product[product], "quantity": int(feed.events.quantity[row])}
+    def traits(self, code: int, device: int) -> Any:
+        """The traits of an identify call (None for an alias)."""
+        owner = int(self.feed.devices.owner[device])
+        people = self.feed.people
+        if code == Code.IDENTIFY_SIGNUP:
+            return self.signup_traits[owner]
+        if code == Code.IDENTIFY_LOGIN:
+            return {"email": people.email[owner]}
+        if code == Code.IDENTIFY_NEWSLETTER:
+            return {"email": people.email_on_newsletter[owner], "newsletter_opt_in": True}
+        return None
 
 
 def objects(items: Any) -> np.ndarray:

@@ -15,7 +15,12 @@ A message's *primary* identifier is its ``userId``, else its
 
 from __future__ import annotations
 
+from typing import Any
+
+import orjson
+
 from segmint.config.model import IdentifierConfig, IdentityConfig
+from segmint.identity.graph import IdKey
 
 _ROOTS = ("properties", "traits", "context")
 
@@ -92,3 +97,66 @@ FROM ({message_ids_sql(identity, events)})
 WHERE NOT (kind = p_kind AND value = p_value)
 GROUP BY ALL
 """
+
+
+# ---- the same rules, one message at a time (for live state) -----------------
+
+_SPACES = "\u0020\u00a0\u1680" + "".join(chr(c) for c in range(0x2000, 0x200B)) + "\u202f\u205f\u3000"
+
+
+def _normalize_value(value: str, steps: tuple[str, ...]) -> str | None:
+    for step in steps:
+        if step == "trim":
+            value = value.strip(_SPACES)  # DuckDB's trim(): space separators only
+        elif step == "lowercase":
+            value = value.lower()
+        elif step == "digits":
+            value = "".join(ch for ch in value if "0" <= ch <= "9")
+    return value or None
+
+
+def _lookup(roots: dict[str, Any], path: str) -> str | None:
+    root, _, rest = path.partition(".")
+    value: Any = roots.get(root)
+    for part in rest.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return orjson.dumps(value).decode()
+
+
+def message_ids(row: dict[str, Any], identity: IdentityConfig) -> tuple[IdKey, list[IdKey]]:
+    """A stored event's primary identifier and every identifier it carries.
+
+    ``row`` is a row of the ``events`` table; JSON columns may be text.
+    The Python twin of :func:`message_ids_sql`.
+    """
+    user, anonymous = row.get("user_id"), row.get("anonymous_id")
+    primary: IdKey = ("user_id", user) if user is not None else ("anonymous_id", anonymous)
+    carried: list[IdKey] = []
+    if user is not None:
+        carried.append(("user_id", user))
+    if anonymous is not None:
+        carried.append(("anonymous_id", anonymous))
+    if row.get("type") == "alias" and row.get("previous_id") is not None:
+        carried.append(("anonymous_id", row["previous_id"]))
+    if identity.identifiers:
+        roots = {name: _json(row.get(name)) for name in _ROOTS}
+        for name, cfg in identity.identifiers.items():
+            for path in cfg.paths:
+                found = _lookup(roots, path)
+                value = _normalize_value(found, cfg.normalize) if found is not None else None
+                if value is not None:
+                    carried.append((name, value))
+                    break
+    return primary, carried
+
+
+def _json(value: Any) -> Any:
+    return orjson.loads(value) if isinstance(value, (str, bytes)) else value

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
+from datetime import datetime, timezone
 from typing import Any
 
 import duckdb
@@ -16,7 +17,7 @@ import orjson
 import pyarrow as pa
 
 from segmint.config.model import IdentityConfig
-from segmint.identity.extract import message_ids_sql
+from segmint.identity.extract import message_ids, message_ids_sql
 from segmint.identity.graph import IdentityGraph, IdKey, Link
 
 TraitValue = tuple[int, int, Any]  # (event time in µs, seq, value)
@@ -35,13 +36,35 @@ class LiveProfiles:
         self._take(con, relation)
 
     def apply(self, rows: pa.Table) -> None:
-        """Take in newly committed events (rows of the ``events`` table)."""
-        if rows.num_rows == 0:
-            return
-        con = duckdb.connect()
-        con.execute("SET TimeZone = 'UTC'")
-        con.register("new_events", rows)
-        self._take(con, "new_events")
+        """Take in newly committed events (rows of the ``events`` table).
+
+        Per message in Python (a commit is small; a SQL query would cost
+        more to plan than to run), with the same rules as the SQL used by
+        :meth:`load` and the batch rebuild.
+        """
+        wanted = ["seq", "type", "event_time", "user_id", "anonymous_id", "previous_id", "traits"]
+        if self._identity.identifiers:
+            wanted += ["properties", "context"]
+        with self._lock:
+            for row in rows.select(wanted).to_pylist():
+                at = _micros(row["event_time"])
+                seq = row["seq"]
+                primary, carried = message_ids(row, self._identity)
+                for key in carried:
+                    self._by_value[key[1]].add(key)
+                    if key == primary:
+                        self.graph.observe(primary, at, seq)
+                    else:
+                        self.graph.link(Link(at, seq, primary, key))
+                if row["type"] == "identify" and row["traits"] is not None:
+                    self._set_traits(primary, orjson.loads(row["traits"]), at, seq)
+
+    def _set_traits(self, key: IdKey, traits: dict[str, Any], at: int, seq: int) -> None:
+        book = self._traits[key]
+        for name, value in traits.items():
+            current = book.get(name)
+            if current is None or (current[0], current[1]) < (at, seq):
+                book[name] = (at, seq, value)
 
     def _take(self, con: duckdb.DuckDBPyConnection, relation: str) -> None:
         ids = con.execute(
@@ -63,9 +86,7 @@ class LiveProfiles:
                 else:
                     self.graph.link(Link(at, seq, primary, other))
             for kind, value, key, text, at, seq in traits:
-                current = self._traits[(kind, value)].get(key)
-                if current is None or (current[0], current[1]) < (at, seq):
-                    self._traits[(kind, value)][key] = (at, seq, orjson.loads(text))
+                self._set_traits((kind, value), {key: orjson.loads(text)}, at, seq)
 
     def find(self, any_id: str) -> IdKey | None:
         """The identifier with this value (user ids first, then anonymous ids, ...)."""
@@ -91,3 +112,12 @@ class LiveProfiles:
                         latest[name] = candidate
             traits = {name: value for name, (_, _, value) in latest.items() if value is not None}
             return {"id": self.graph.profile_id(key), "ids": ids, "traits": traits}
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def _micros(moment: datetime) -> int:
+    """Microseconds since the epoch, exactly as DuckDB's epoch_us."""
+    delta = moment - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds

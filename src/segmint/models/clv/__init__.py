@@ -1,9 +1,9 @@
 """Customer lifetime value: BG/NBD purchases, Gamma-Gamma spend, and the summaries they fit.
 
-    summary = summarise(transactions, "1997-09-30", time_unit=TimeUnit.W)
-    purchases = BGNBDModel().fit(summary["frequency"], summary["recency"], summary["T"])
-    repeat = summary[summary["frequency"] > 0]
-    spend = GammaGammaModel().fit(repeat["frequency"], repeat["monetary_value"])
+summary = summarise(transactions, "1997-09-30", time_unit=TimeUnit.W)
+purchases = BGNBDModel().fit(summary["frequency"], summary["recency"], summary["T"])
+repeat = summary[summary["frequency"] > 0]
+spend = GammaGammaModel().fit(repeat["frequency"], repeat["monetary_value"])
 """
 
 from segmint.models.clv.bgnbd import (

@@ -50,9 +50,7 @@ def weighted_sum(weights: FloatArray, values: FloatArray) -> float:
     return float(np.einsum("i,i->", weights, values))
 
 
-def group_rows(
-    columns: tuple[FloatArray, ...], weights: FloatArray
-) -> tuple[tuple[FloatArray, ...], FloatArray]:
+def group_rows(columns: tuple[FloatArray, ...], weights: FloatArray) -> tuple[tuple[FloatArray, ...], FloatArray]:
     """Collapse identical rows of ``columns`` into one row each, summing ``weights``.
 
     The log-likelihoods here are sums of one term per customer that depends

@@ -47,9 +47,7 @@ class BGNBDParams:
         return cls(r=r, alpha=alpha, a=a, b=b)
 
 
-def check_summary(
-    frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
-) -> tuple[FloatArray, FloatArray, FloatArray]:
+def check_summary(frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Validate (x, t_x, T) as float arrays; raise ``ValueError`` naming the problem."""
     x = as_float_array(frequency, "frequency")
     t_x = as_float_array(recency, "recency")
@@ -82,7 +80,14 @@ class _Summaries:
     def of(cls, x: FloatArray, t_x: FloatArray, T: FloatArray, weights: FloatArray) -> _Summaries:
         values, index = np.unique(x, return_inverse=True)
         return cls(
-            x, t_x, T, weights, x > 0, np.maximum(x, 1.0) - 1.0, values, np.bincount(index, weights=weights)
+            x,
+            t_x,
+            T,
+            weights,
+            x > 0,
+            np.maximum(x, 1.0) - 1.0,
+            values,
+            np.bincount(index, weights=weights).astype(np.float64),
         )
 
 
@@ -93,9 +98,7 @@ def _log_likelihood_and_gradient(params: FloatArray, data: _Summaries) -> tuple[
     # alone, and x takes few distinct values: evaluate them once per value.
     xv, xw = data.x_values, data.x_weights
     psi_ab, psi_abx = digamma(a + b), digamma(a + b + xv)
-    value = xw @ (gammaln(r + xv) + betaln(a, b + xv)) + xw.sum() * (
-        r * np.log(alpha) - gammaln(r) - betaln(a, b)
-    )
+    value = xw @ (gammaln(r + xv) + betaln(a, b + xv)) + xw.sum() * (r * np.log(alpha) - gammaln(r) - betaln(a, b))
     gradient = np.array(
         [
             xw @ digamma(r + xv) + xw.sum() * (np.log(alpha) - digamma(r)),
@@ -160,15 +163,12 @@ def _prepare(frequency: ArrayLike, recency: ArrayLike, T: ArrayLike, weights: Ar
     return _Summaries.of(*_validated(frequency, recency, T, weights))
 
 
-def probability_alive(
-    params: BGNBDParams, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
-) -> FloatArray:
+def probability_alive(params: BGNBDParams, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> FloatArray:
     """P(alive at T | x, t_x, T) (Hardie, note 021); 1 for customers without repeats."""
     r, alpha, a, b = params.as_array()
     x, t_x, age = (np.asarray(v, dtype=np.float64) for v in (frequency, recency, T))
     log_odds_dropped = (
-        np.log(a) - np.log(b + np.maximum(x, 1.0) - 1.0)
-        + (r + x) * (np.log(alpha + age) - np.log(alpha + t_x))
+        np.log(a) - np.log(b + np.maximum(x, 1.0) - 1.0) + (r + x) * (np.log(alpha + age) - np.log(alpha + t_x))
     )
     return np.where(x > 0, expit(-log_odds_dropped), 1.0)
 
@@ -189,8 +189,8 @@ def conditional_expected_purchases(
     t, x, t_x, age = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (t, frequency, recency, T)))
     z = t / (alpha + age + t)
     c = a + b + x - 1.0
-    not_yet_bought = 1.0 - (1.0 - z) ** (a - 1.0) * hyp2f1(a + b - 1.0 - r, a - 1.0, c, z)
-    return c / (a - 1.0) * not_yet_bought * probability_alive(params, x, t_x, age)
+    bracket = 1.0 - (1.0 - z) ** (a - 1.0) * hyp2f1(a + b - 1.0 - r, a - 1.0, c, z)
+    return np.asarray(c / (a - 1.0) * bracket * probability_alive(params, x, t_x, age), dtype=np.float64)
 
 
 def expected_purchases(params: BGNBDParams, t: ArrayLike) -> FloatArray:
@@ -246,7 +246,7 @@ class BGNBDModel:
         )
         self.params_ = BGNBDParams.from_array(found.params)
         self.log_likelihood_ = found.log_likelihood
-        self.n_customers_ = int(round(data.weights.sum()))
+        self.n_customers_ = round(float(data.weights.sum()))
         self.n_groups_ = len(data.x)
         self.n_iter_ = found.n_iter
         self.converged_ = found.converged

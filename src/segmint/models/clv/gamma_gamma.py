@@ -78,8 +78,14 @@ class _Spends:
         values, index = np.unique(x, return_inverse=True)
         log_m = np.log(m)
         return cls(
-            x, m, weights, x * m, weighted_sum(weights, log_m), weighted_sum(weights, x * log_m),
-            values, np.bincount(index, weights=weights),
+            x,
+            m,
+            weights,
+            x * m,
+            weighted_sum(weights, log_m),
+            weighted_sum(weights, x * log_m),
+            values,
+            np.bincount(index, weights=weights).astype(np.float64),
         )
 
 
@@ -101,13 +107,14 @@ def _log_likelihood_and_gradient(params: FloatArray, data: _Spends) -> tuple[flo
     value = (
         xw @ (gammaln(pxv + q) - gammaln(pxv) + pxv * np.log(xv))
         + total * (q * np.log(v) - gammaln(q))
-        + p * data.sum_x_log_m - data.sum_log_m
-        - p * wx_log_v_xm - q * w_log_v_xm
+        + p * data.sum_x_log_m
+        - data.sum_log_m
+        - p * wx_log_v_xm
+        - q * w_log_v_xm
     )
     gradient = np.array(
         [
-            xw @ (xv * (psi_pxq - digamma(pxv) + np.log(xv)))
-            + data.sum_x_log_m - wx_log_v_xm,
+            xw @ (xv * (psi_pxq - digamma(pxv) + np.log(xv))) + data.sum_x_log_m - wx_log_v_xm,
             xw @ psi_pxq + total * (np.log(v) - digamma(q)) - w_log_v_xm,
             total * q / v - weighted_sum(data.weights, (p * data.x + q) / (v + data.xm)),
         ]
@@ -149,9 +156,7 @@ def log_likelihood_gradient(
     return _log_likelihood_and_gradient(params.as_array(), _prepare(frequency, monetary_value, weights))[1]
 
 
-def conditional_expected_spend(
-    params: GammaGammaParams, frequency: ArrayLike, monetary_value: ArrayLike
-) -> FloatArray:
+def conditional_expected_spend(params: GammaGammaParams, frequency: ArrayLike, monetary_value: ArrayLike) -> FloatArray:
     """E[spend per purchase | x, m] (note 025, eq. 5): m shrunk towards p v / (q - 1).
 
     Written as p (v + x m) / (p x + q - 1), the weighted mean of the note
@@ -160,7 +165,7 @@ def conditional_expected_spend(
     """
     p, q, v = params.as_array()
     x, m = np.broadcast_arrays(np.asarray(frequency, dtype=np.float64), np.asarray(monetary_value, dtype=np.float64))
-    return p * (v + x * m) / (p * x + q - 1.0)
+    return np.asarray(p * (v + x * m) / (p * x + q - 1.0), dtype=np.float64)
 
 
 class PurchasePredictor(Protocol):
@@ -234,7 +239,7 @@ class GammaGammaModel:
         )
         self.params_ = GammaGammaParams.from_array(found.params)
         self.log_likelihood_ = found.log_likelihood
-        self.n_customers_ = int(round(data.weights.sum()))
+        self.n_customers_ = round(float(data.weights.sum()))
         self.n_groups_ = len(data.x)
         self.n_iter_ = found.n_iter
         self.converged_ = found.converged
@@ -261,6 +266,13 @@ class GammaGammaModel:
         discount_rate: float = 0.01,
     ) -> FloatArray:
         return customer_lifetime_value(
-            purchases, self._fitted(), frequency, recency, T, monetary_value,
-            time_unit=time_unit, months=months, discount_rate=discount_rate,
+            purchases,
+            self._fitted(),
+            frequency,
+            recency,
+            T,
+            monetary_value,
+            time_unit=time_unit,
+            months=months,
+            discount_rate=discount_rate,
         )

@@ -14,9 +14,7 @@ from segmint.models.clv.bgnbd import BGNBDParams
 from segmint.models.clv.gamma_gamma import GammaGammaParams
 
 
-def simulate_bgnbd(
-    params: BGNBDParams, T: ArrayLike, rng: np.random.Generator
-) -> tuple[FloatArray, FloatArray]:
+def simulate_bgnbd(params: BGNBDParams, T: ArrayLike, rng: np.random.Generator) -> tuple[FloatArray, FloatArray]:
     """(frequency, recency) of customers observed for ``T`` since their first purchase.
 
     Each customer buys at rate lambda ~ Gamma(r, alpha) and drops out after
@@ -38,9 +36,7 @@ def simulate_bgnbd(
     return x.astype(np.float64), np.where(has_repeat, age * fraction, 0.0)
 
 
-def simulate_spend(
-    params: GammaGammaParams, frequency: ArrayLike, rng: np.random.Generator
-) -> FloatArray:
+def simulate_spend(params: GammaGammaParams, frequency: ArrayLike, rng: np.random.Generator) -> FloatArray:
     """Mean spend of each customer's ``frequency`` repeat purchases (0 where there are none).
 
     Spend per purchase is Gamma(p, nu) with nu ~ Gamma(q, v) across

@@ -23,6 +23,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -70,7 +71,7 @@ class TransactionColumns:
 # The command-line flag that renames each column, for error messages.
 _FLAGS = {"customer": "--customer-col", "date": "--date-col", "amount": "--amount-col"}
 
-DateLike = str | date | datetime | pd.Timestamp
+DateLike: TypeAlias = str | date | datetime | pd.Timestamp
 
 
 def summarise(
