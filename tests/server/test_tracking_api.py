@@ -8,6 +8,7 @@ while it runs) or through the public read API.
 
 from __future__ import annotations
 
+import json
 import math
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
@@ -299,6 +300,39 @@ def test_single_message_body_over_32_kb_is_refused(shared_server: SegmintServer,
     assert "32" in response.json()["message"]
     assert stored(shared_server, [sent["messageId"]]) == []
     assert failed_count(shared_server) == failed_before
+
+
+def _nested(depth: int) -> dict[str, Any]:
+    value: dict[str, Any] = {"leaf": True}
+    for _ in range(depth):
+        value = {"a": value}
+    return value
+
+
+ODD_BUT_JSON = {
+    "timestamp in year 0": {"event": "E", "timestamp": "0000-01-01T00:00:00Z"},
+    "originalTimestamp in year 0": {"event": "E", "originalTimestamp": "0000-06-01T00:00:00Z"},
+    "properties nested 300 deep": {"event": "E", "properties": _nested(300)},
+    "integer beyond 64 bits": {"event": "E", "properties": {"n": 2**70}},
+    "NUL characters": {"event": "E\u0000", "properties": {"k\u0000": "v\u0000"}},
+}
+
+
+@pytest.mark.parametrize("case", sorted(ODD_BUT_JSON))
+def test_odd_message_fails_or_passes_alone_never_500(shared_server: SegmintServer, case: str) -> None:
+    """Valid JSON the rules may not like: never a 500, and its batch-mate is stored regardless."""
+    uid = unique("u-")
+    sibling = typed("track", uid)
+    odd = {"type": "track", "userId": uid, "messageId": unique("odd-"), **ODD_BUT_JSON[case]}
+    # The standard library writes what orjson refuses (integers beyond 64 bits, deep nesting).
+    response = shared_server.post("/v1/batch", content=json.dumps({"batch": [sibling, odd]}).encode())
+    assert response.status_code == 200, (response.status_code, response.text[:300])
+    assert len(stored(shared_server, [sibling["messageId"]])) == 1
+    in_events = len(stored(shared_server, [odd["messageId"]]))
+    in_failed = [f for f in shared_server.failed_messages()
+                 if isinstance(f["message"], dict) and f["message"].get("messageId") == odd["messageId"]]
+    assert in_events + len(in_failed) == 1, "the odd message was dropped silently or kept twice"
+    assert shared_server.read("/health").status_code == 200
 
 
 # ---- retries -----------------------------------------------------------------

@@ -57,10 +57,11 @@ def main() -> None:
     except typer.Abort:
         err_console.print("aborted")
         sys.exit(1)
-    except Exception as error:  # click's usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(error, click.ClickException):
+    except Exception as error:
+        # Usage errors (bad option, missing argument) arrive here in
+        # non-standalone mode; typer's own classes and click's both carry
+        # show() and exit_code.
+        if hasattr(error, "show") and hasattr(error, "exit_code"):
             error.show()
             sys.exit(error.exit_code)
         raise

@@ -21,11 +21,19 @@ from typing import IO, Any
 import numpy as np
 import orjson
 
-from segmint.demo.catalog import CATEGORY_NAMES, CURRENCY, LIST_KINDS, SHOP_NAME, SHOP_URL, USER_AGENTS, Catalog, search_queries
+from segmint.demo.catalog import (
+    CATEGORY_NAMES,
+    CURRENCY,
+    LIST_KINDS,
+    SHOP_NAME,
+    SHOP_URL,
+    USER_AGENTS,
+    Catalog,
+    search_queries,
+)
 from segmint.demo.orders import Orders
 from segmint.demo.people import NEVER, Devices, People, uuid4_strings
 from segmint.demo.sessions import Code, Events
-
 
 
 def serialised(value: Any) -> bytes:
@@ -97,7 +105,10 @@ def how_many(rate: float, n: int, floor: int) -> int:
 def plan_delivery(rng: np.random.Generator, events: Events, now_ms: int, noise: Noise = Noise()) -> Delivery:
     """Choose the noisy lines and the order of the file."""
     n = len(events.time)
-    pick = lambda rate, floor=noise.floor: rng.choice(n, how_many(rate, n, floor), replace=False)  # noqa: E731
+
+    def pick(rate: float) -> np.ndarray:
+        return rng.choice(n, how_many(rate, n, noise.floor), replace=False)
+
     stamp = np.where(rng.random(n) < noise.sent, Stamp.SENT, Stamp.PLAIN).astype(np.int8)
     late = pick(noise.late)
     stamp[late] = Stamp.SENT
@@ -166,7 +177,7 @@ class Page:
 class Pages:
     """Every page of the shop, numbered: five fixed ones, then categories, products, searches, lists."""
 
-    FIXED = ("home", "cart", "checkout", "signup", "login")
+    HOME, CART, CHECKOUT, SIGNUP, LOGIN = range(5)  # the fixed pages come first
 
     def __init__(self, catalog: Catalog) -> None:
         queries = search_queries()
@@ -191,7 +202,7 @@ class Pages:
         self.name = objects(p.name for p in pages)
         self.context = [p.context() for p in pages]  # serialised {"path", "url"}
         self.properties = objects(orjson.Fragment(p.properties()) for p in pages)
-        self.category_at = len(self.FIXED)
+        self.category_at = self.LOGIN + 1
         self.product_at = self.category_at + len(CATEGORY_NAMES)
         self.search_at = self.product_at + catalog.size
         self.list_at = self.search_at + len(queries)
@@ -199,10 +210,11 @@ class Pages:
     def of(self, code: np.ndarray, product: np.ndarray, category: np.ndarray, detail: np.ndarray) -> np.ndarray:
         """The page each event happened on."""
         fixed = {
-            Code.PAGE_SIGNUP: 3, Code.IDENTIFY_SIGNUP: 3, Code.PAGE_LOGIN: 4, Code.IDENTIFY_LOGIN: 4, Code.ALIAS: 4,
-            Code.CART_VIEWED: 1, Code.PRODUCT_REMOVED: 1, Code.CHECKOUT_STARTED: 2,
+            Code.PAGE_SIGNUP: self.SIGNUP, Code.IDENTIFY_SIGNUP: self.SIGNUP,
+            Code.PAGE_LOGIN: self.LOGIN, Code.IDENTIFY_LOGIN: self.LOGIN, Code.ALIAS: self.LOGIN,
+            Code.CART_VIEWED: self.CART, Code.PRODUCT_REMOVED: self.CART, Code.CHECKOUT_STARTED: self.CHECKOUT,
         }  # fmt: skip
-        page = np.zeros(len(code), dtype=np.int64)  # home, for the rest
+        page = np.full(len(code), self.HOME, dtype=np.int64)  # the newsletter form is in the footer
         for c, at in fixed.items():
             page[code == c] = at
         page = np.where(code == Code.PAGE_CATEGORY, self.category_at + category, page)
@@ -230,9 +242,10 @@ class Feed:
 class Renderer:
     """Renders event rows into message dicts.
 
-    The parts that repeat (a device's ids, a page, a product's properties)
-    are serialised once and looked up for a whole chunk with numpy; only
-    the parts unique to one event (a cart, an order) are built per row.
+    The parts that repeat (a device's ids, a page, a product's properties,
+    an order) are serialised once and looked up for a whole chunk with
+    numpy; cart properties are joined from serialised pieces the same way.
+    Only the message dict itself, and identify traits, are built per row.
     """
 
     TRACKS = {
@@ -309,24 +322,7 @@ class Renderer:
         user_id = np.where(time >= feed.devices.identified_at[device], self.user_id[device], None)
         is_page = code <= Code.PAGE_LOGIN
         label = np.where(is_page, pages.name[page], self.label[code])
-        body = np.where(is_page, pages.properties[page], None)
-        for wanted, table, index in (
-            (Code.PRODUCT_VIEWED, self.viewed, events.product[rows]),
-            (Code.SEARCHED, self.searched, events.detail[rows]),
-            (Code.LIST_VIEWED, self.listed, events.category[rows] * len(LIST_KINDS) + events.detail[rows]),
-        ):
-            at = np.flatnonzero(code == wanted)
-            body[at] = table[index[at]]
-        session = events.session[rows]
-        at = np.flatnonzero((code == Code.PRODUCT_ADDED) | (code == Code.PRODUCT_REMOVED))
-        parts = self.cart_head[session[at]] + self.product_fields[events.product[rows[at]]]
-        body[at] = objects(map(orjson.Fragment, parts + self.quantity_tail[events.quantity[rows[at]]]))
-        at = np.flatnonzero(code == Code.CART_VIEWED)
-        body[at] = objects(map(orjson.Fragment, self.cart_head[session[at]] + b"}"))
-        at = np.flatnonzero(code == Code.CHECKOUT_STARTED)
-        body[at] = self.checkout[feed.order_of_session[session[at]]]
-        for at in np.flatnonzero(code >= Code.IDENTIFY_SIGNUP).tolist():
-            body[at] = self.traits(int(code[at]), int(device[at]))
+        body = self.bodies(rows, code, device, page)
         context = map(orjson.Fragment, self.context_head[device] + self.context_tail[page])
         stamp = delivery.stamp[rows]
         times = self.stamps(delivery, rows[stamp != Stamp.PLAIN])
@@ -368,6 +364,29 @@ class Renderer:
                     message.update(originalTimestamp=original, sentAt=sent, receivedAt=received)
             defect, ms = rest
             yield break_message(message, Defect(defect), ms) if defect else message
+
+    def bodies(self, rows: np.ndarray, code: np.ndarray, device: np.ndarray, page: np.ndarray) -> np.ndarray:
+        """The properties (or traits) of each event row, as serialised fragments where possible."""
+        events = self.feed.events
+        body = np.where(code <= Code.PAGE_LOGIN, self.pages.properties[page], None)
+        for wanted, table, index in (
+            (Code.PRODUCT_VIEWED, self.viewed, events.product[rows]),
+            (Code.SEARCHED, self.searched, events.detail[rows]),
+            (Code.LIST_VIEWED, self.listed, events.category[rows] * len(LIST_KINDS) + events.detail[rows]),
+        ):
+            at = np.flatnonzero(code == wanted)
+            body[at] = table[index[at]]
+        session = events.session[rows]
+        at = np.flatnonzero((code == Code.PRODUCT_ADDED) | (code == Code.PRODUCT_REMOVED))
+        parts = self.cart_head[session[at]] + self.product_fields[events.product[rows[at]]]
+        body[at] = objects(map(orjson.Fragment, parts + self.quantity_tail[events.quantity[rows[at]]]))
+        at = np.flatnonzero(code == Code.CART_VIEWED)
+        body[at] = objects(map(orjson.Fragment, self.cart_head[session[at]] + b"}"))
+        at = np.flatnonzero(code == Code.CHECKOUT_STARTED)
+        body[at] = self.checkout[self.feed.order_of_session[session[at]]]
+        for at in np.flatnonzero(code >= Code.IDENTIFY_SIGNUP).tolist():
+            body[at] = self.traits(int(code[at]), int(device[at]))
+        return body
 
     def stamps(self, delivery: Delivery, rows: np.ndarray) -> Iterator[tuple[str, str, str]]:
         """originalTimestamp, sentAt, receivedAt of the given rows; the first two by the device's clock."""

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from segmint.demo.catalog import CATEGORY_NAMES
+
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
 MINUTE_MS = 60_000
@@ -90,6 +92,7 @@ PERSONAS: tuple[Persona, ...] = (
 )  # fmt: skip
 PERSONA_NAMES: tuple[str, ...] = tuple(p.name for p in PERSONAS)
 MIN_HISTORY_DAYS = 450  # churned customers need a past long enough to churn from
+FULL_HISTORY = 540  # a first_seen range reaching this far stretches to the whole history
 
 
 @dataclass(frozen=True)
@@ -147,6 +150,7 @@ def sample_profiles(
     persona = assign_personas(rng, n)
     horizon = history_days - 1.0
     first_range = np.minimum(field("first_seen_days", persona), horizon)
+    first_range[:, 1] = np.where(field("first_seen_days", persona)[:, 1] >= FULL_HISTORY, horizon, first_range[:, 1])
     first_days = uniform(rng, first_range[:, 0], first_range[:, 1])
     last_range = field("last_seen_days", persona)
     last_hi = np.minimum(last_range[:, 1], first_days - field("quiet_before_last", persona))
@@ -166,7 +170,7 @@ def sample_profiles(
     last_order_days = uniform(rng, order_lo, np.maximum(order_hi, order_lo))
 
     browse = np.maximum(np.rint(integers(rng, field("browse_sessions", persona)) * activity), 1)
-    favourite = np.stack([rng.integers(0, 10, n), rng.integers(0, 10, n)], axis=1)
+    favourite = rng.integers(0, len(CATEGORY_NAMES), size=(n, 2))
     second = known & (rng.random(n) < field("second_device", persona)) & (signup_days - last_days > 2)
     second_days = uniform(rng, last_days, signup_days - 1.0)
     newsletter = known & (rng.random(n) < field("newsletter", persona))

@@ -218,59 +218,75 @@ def fill_sessions(
 ) -> tuple[Events, Carts]:
     """Draw the events of every session and the items of every order."""
     shelf = Shelf(catalog, profiles)
-    visit, persona = sessions.visit, profiles.persona[sessions.profile]
+    persona = profiles.persona[sessions.profile]
     browse_extra = np.maximum(field("events_per_session", persona) - 2.0, 0.0)
-    pre = np.where(visit == Visit.BROWSE, 2 + rng.poisson(browse_extra), 1 + rng.poisson(1.0, sessions.size))
-
-    items_range = field("items_per_order", persona)
-    items = np.select(
-        [visit == Visit.ORDER, visit == Visit.ABANDON],
-        [np.floor(items_range[:, 0] + rng.random(sessions.size) * (items_range[:, 1] - items_range[:, 0] + 1)),
-         1 + (rng.random(sessions.size) < 0.3)],
-        0,
-    ).astype(np.int64)  # fmt: skip
-    cart_viewed = (visit == Visit.ORDER) | ((visit == Visit.ABANDON) & (rng.random(sessions.size) < 0.6))
-    removed = (visit == Visit.ABANDON) & (rng.random(sessions.size) < 0.2)
-    checkout = visit == Visit.ORDER
-    auth = (visit == Visit.SIGNUP) | (visit == Visit.LOGIN)
-    identified = auth | (visit == Visit.NEWSLETTER)
-
-    parts = [browsing_part(rng, sessions, shelf, pre)]
+    browse = sessions.visit == Visit.BROWSE
+    pre = np.where(browse, 2 + rng.poisson(browse_extra), 1 + rng.poisson(1.0, sessions.size))
+    items = cart_sizes(rng, sessions, persona)
     item_session = np.repeat(np.arange(sessions.size), items)
     item_product = shelf.bought(rng, sessions.profile[item_session], shelf.categories(rng, sessions.profile[item_session]))
     quantity = rng.choice(np.array([1, 2, 3], dtype=np.int8), size=len(item_session), p=[0.85, 0.12, 0.03])
+
+    parts = [browsing_part(rng, sessions, shelf, pre)]
     item_slot = pre[item_session] + 2 * ranks_within(items)
     parts.append(part(item_session, item_slot, Code.PRODUCT_VIEWED, catalog, item_product))
     parts.append(part(item_session, item_slot + 1, Code.PRODUCT_ADDED, catalog, item_product, quantity))
-    tail = pre + 2 * items
-    first_item = np.cumsum(items) - items
-    for flag, code in ((cart_viewed, Code.CART_VIEWED), (removed, Code.PRODUCT_REMOVED), (checkout, Code.CHECKOUT_STARTED)):
-        rows = np.flatnonzero(flag)
-        product = item_product[first_item[rows]] if code == Code.PRODUCT_REMOVED else None
-        qty = quantity[first_item[rows]] if code == Code.PRODUCT_REMOVED else None
-        parts.append(part(rows, tail[rows], code, catalog, product, qty))
-        tail = tail + flag
-    rows = np.flatnonzero(auth)
-    page = np.where(visit[rows] == Visit.SIGNUP, Code.PAGE_SIGNUP, Code.PAGE_LOGIN)
-    parts.append(part(rows, tail[rows], page, catalog))
-    tail = tail + auth
-    rows = np.flatnonzero(identified)
-    login = np.where(sessions_alias(profiles, sessions)[rows], Code.ALIAS, Code.IDENTIFY_LOGIN)
-    code = np.select(
-        [visit[rows] == Visit.SIGNUP, visit[rows] == Visit.LOGIN], [Code.IDENTIFY_SIGNUP, login], Code.IDENTIFY_NEWSLETTER
-    )
-    parts.append(part(rows, tail[rows], code, catalog))
+    first_item = np.cumsum(items) - items  # one past the end for a last session without items
+    first_product, first_quantity = np.append(item_product, -1)[first_item], np.append(quantity, 1)[first_item]
+    parts += tail_parts(rng, sessions, profiles, catalog, pre + 2 * items, first_product, first_quantity)
 
     events = assemble(rng, parts, sessions)
     ordered_at = order_times(rng, events, sessions)
     events, ordered_at = keep_before(events, ordered_at, sessions, now_ms - SAFETY_MS)
-    order_items = checkout[item_session]
-    carts = Carts(item_session[order_items], item_product[order_items], quantity[order_items], ordered_at)
-    return events, carts
+    ordered = sessions.visit[item_session] == Visit.ORDER
+    return events, Carts(item_session[ordered], item_product[ordered], quantity[ordered], ordered_at)
 
 
-def sessions_alias(profiles: Profiles, sessions: Sessions) -> np.ndarray:
-    return profiles.alias_login[sessions.profile] & (sessions.visit == Visit.LOGIN)
+def cart_sizes(rng: np.random.Generator, sessions: Sessions, persona: np.ndarray) -> np.ndarray:
+    """Items in each session's cart: the persona's range for orders, one or two if abandoned."""
+    low, high = field("items_per_order", persona).T
+    ordered = np.floor(low + rng.random(sessions.size) * (high - low + 1)).astype(np.int64)
+    abandoned = 1 + (rng.random(sessions.size) < 0.3)
+    return np.select([sessions.visit == Visit.ORDER, sessions.visit == Visit.ABANDON], [ordered, abandoned], 0)
+
+
+def tail_parts(
+    rng: np.random.Generator,
+    sessions: Sessions,
+    profiles: Profiles,
+    catalog: Catalog,
+    slot: np.ndarray,
+    first_product: np.ndarray,
+    first_quantity: np.ndarray,
+) -> list[dict[str, np.ndarray]]:
+    """What ends each session after the items, in order from ``slot`` on: viewing the
+    cart, taking the first item out, checking out, or signing up / logging in."""
+    visit = sessions.visit
+    abandon, order = visit == Visit.ABANDON, visit == Visit.ORDER
+    auth = (visit == Visit.SIGNUP) | (visit == Visit.LOGIN)
+    alias = profiles.alias_login[sessions.profile] & (visit == Visit.LOGIN)
+    identify = np.select(
+        [visit == Visit.SIGNUP, alias, visit == Visit.LOGIN],
+        [Code.IDENTIFY_SIGNUP, Code.ALIAS, Code.IDENTIFY_LOGIN],
+        Code.IDENTIFY_NEWSLETTER,
+    )
+    steps = (
+        (order | (abandon & (rng.random(sessions.size) < 0.6)), Code.CART_VIEWED),
+        (abandon & (rng.random(sessions.size) < 0.2), Code.PRODUCT_REMOVED),
+        (order, Code.CHECKOUT_STARTED),
+        (auth, np.where(visit == Visit.SIGNUP, Code.PAGE_SIGNUP, Code.PAGE_LOGIN)),
+        (auth | (visit == Visit.NEWSLETTER), identify),
+    )
+    parts = []
+    for happens, code in steps:
+        rows = np.flatnonzero(happens)
+        code = code if isinstance(code, Code) else code[rows]
+        if code is Code.PRODUCT_REMOVED:
+            parts.append(part(rows, slot[rows], code, catalog, first_product[rows], first_quantity[rows]))
+        else:
+            parts.append(part(rows, slot[rows], code, catalog))
+        slot = slot + happens
+    return parts
 
 
 def part(

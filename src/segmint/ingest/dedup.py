@@ -44,10 +44,13 @@ class DedupIndex:
     def add(self, keys: np.ndarray) -> None:
         keys = np.asarray(keys, dtype=np.uint64)
         if len(keys) > 4096:
-            # Large batches (imports) go straight into the sorted array.
-            self._sorted = np.union1d(self._sorted, keys)
+            # Large batches (imports) go straight into the sorted array. The
+            # keys are new by construction, so a merge (radix sort of
+            # uint64) is enough: no deduplicating pass.
+            self._sorted = np.sort(np.concatenate([self._sorted, keys]), kind="stable")
             return
         self._recent.update(int(k) for k in keys)
         if len(self._recent) >= self._MERGE_AT:
-            self._sorted = np.union1d(self._sorted, np.fromiter(self._recent, dtype=np.uint64))
+            recent = np.fromiter(self._recent, dtype=np.uint64, count=len(self._recent))
+            self._sorted = np.sort(np.concatenate([self._sorted, recent]), kind="stable")
             self._recent.clear()

@@ -5,6 +5,10 @@ to ``events`` (numbered by arrival in ``seq``), invalid ones to
 ``failed_messages`` with their reason, retries are counted and dropped.
 When it returns, the batch is durable (DuckDB syncs its write-ahead log on
 commit), which is what lets the HTTP collector answer 200 only then.
+
+Judging has two implementations of the same rules (see ``validate.py``):
+SQL for bulk imports, Python for the collector's small commits. Everything
+after judging is shared and works on one Arrow table.
 """
 
 from __future__ import annotations
@@ -19,15 +23,16 @@ from segmint.clock import Clock, SystemClock
 from segmint.ingest.dedup import DedupIndex
 from segmint.ingest.normalize import normalize_sql
 from segmint.ingest.validate import judge
-
-PYTHON_PATH_MAX_ROWS = 5000
 from segmint.store.store import Store
 
-# Columns of ``events`` in table order, as produced by the normalise query.
+# Below this many messages the Python path is faster (no query planning).
+PYTHON_PATH_MAX_ROWS = 5000
+
+# Columns of ``events`` in table order.
 EVENT_COLUMNS = (
-    "source", "message_id", "msg_key", "type", "event", "name", "user_id", "anonymous_id",
-    "previous_id", "group_id", "event_time", '"timestamp"', "original_timestamp", "sent_at",
-    "received_at", "properties", "traits", "context", "integrations", "extra",
+    "seq", "source", "message_id", "msg_key", "type", "event", "name", "user_id", "anonymous_id",
+    "previous_id", "group_id", "event_time", "timestamp", "original_timestamp", "sent_at",
+    "received_at", "properties", "traits", "context", "integrations", "extra", "ingested_at",
 )  # fmt: skip
 
 
@@ -48,27 +53,17 @@ class IngestResult:
     first_seq: int | None = None
     last_seq: int | None = None
     accepted_ords: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    rows: pa.Table | None = None  # the stored events, when asked for
+    rows: pa.Table | None = None  # the stored events (JSON columns as text), when asked for
 
     @property
     def failed(self) -> int:
         return len(self.failures)
-
-    def merge(self, other: "IngestResult") -> None:
-        self.received += other.received
-        self.accepted += other.accepted
-        self.duplicates += other.duplicates
-        self.failures.extend(other.failures)
-        if other.first_seq is not None:
-            self.first_seq = other.first_seq if self.first_seq is None else self.first_seq
-            self.last_seq = other.last_seq
 
 
 class Ingestor:
     """Owns the write side of a store's messages. Not thread-safe: one writer."""
 
     def __init__(self, store: Store, clock: Clock | None = None) -> None:
-        self._store = store
         self._con = store.cursor()
         self._clock = clock or SystemClock()
         keys = self._con.execute("SELECT msg_key FROM events").fetchnumpy()["msg_key"]
@@ -96,131 +91,134 @@ class Ingestor:
         if staged.num_rows == 0:
             return result
         con = self._con
-        con.register("staged_in", staged)
+        normalized = self._normalize(staged)
+        valid = pc.is_null(normalized.column("reason")).to_numpy(zero_copy_only=False)
+        ords = normalized.column("ord").to_numpy()
+        keys = normalized.column("msg_key").fill_null(0).to_numpy().astype(np.uint64)
+        accepted = self._first_copies(normalized, valid)
+        accepted &= ~self._already_stored(normalized, keys, accepted)
+
+        reasons = normalized.column("reason").to_pylist()
+        result.failures = [Failure(int(ords[i]), reasons[i]) for i in np.flatnonzero(~valid)]
+        result.accepted = int(accepted.sum())
+        result.duplicates = int(valid.sum()) - result.accepted
+        result.accepted_ords = ords[accepted]
+        rows = self._event_rows(normalized, accepted, keys) if result.accepted else None
+        stored_failures = 0
+        con.execute("BEGIN TRANSACTION")
         try:
-            con.execute("BEGIN TRANSACTION")
-            try:
-                self._judge(con, staged, result)
-                self._store_events(con, result, want_rows)
-                stored_failures = self._store_failures(con) if store_failures and result.failures else 0
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
+            if rows is not None:
+                con.register("event_rows", rows)
+                con.execute("INSERT INTO events SELECT * FROM event_rows")
+            if store_failures and result.failures:
+                stored_failures = self._store_failures(normalized.filter(pa.array(~valid)))
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
         finally:
-            con.unregister("staged_in")
-            con.execute("DROP TABLE IF EXISTS temp.normalized")
-            con.execute("DROP TABLE IF EXISTS temp.accepted")
-        if result.accepted:
-            self._index.add(self._accepted_keys)
+            if rows is not None:
+                con.unregister("event_rows")
+        if rows is not None:
+            self._index.add(keys[accepted])
+            result.first_seq = self._next_seq
+            result.last_seq = self._next_seq + result.accepted - 1
             self._next_seq += result.accepted
+            if want_rows:
+                result.rows = rows
         self._next_failed += stored_failures
         return result
 
-    def _judge(self, con, staged: pa.Table, result: IngestResult) -> None:  # type: ignore[no-untyped-def]
+    def _normalize(self, staged: pa.Table) -> pa.Table:
         # Small batches (collector commits) are judged in Python: the SQL
         # path costs ~30 ms of query planning whatever the size. Both paths
         # are held to identical results by tests/ingest/test_validate.py.
         if staged.num_rows <= PYTHON_PATH_MAX_ROWS:
-            con.register("judged_in", judge(staged, con))
-            source = "judged_in"
-        else:
-            source = f"({normalize_sql('staged_in')})"
-        con.execute(
-            f"""
-            CREATE TEMP TABLE normalized AS
-            SELECT n.*,
-                   CASE WHEN reason IS NULL
-                        THEN md5_number_lower(source || chr(0) || message_id) END AS msg_key,
-                   CASE WHEN reason IS NULL THEN row_number() OVER (
-                        PARTITION BY reason IS NULL, source, message_id ORDER BY ord) END AS copy
-            FROM {source} AS n
-            """
-        )
-        if source == "judged_in":
-            con.unregister("judged_in")
-        judged = con.execute(
-            "SELECT ord, reason, msg_key, copy FROM normalized ORDER BY ord"
-        ).fetchnumpy()
-        ords = np.asarray(judged["ord"], dtype=np.int64)
-        reasons = judged["reason"]
-        valid = np.asarray(pc.is_null(pa.array(reasons)).to_numpy(zero_copy_only=False), dtype=bool)
-        first_copy = np.zeros(len(ords), dtype=bool)
-        copies = judged["copy"]
-        first_copy[valid] = np.asarray(copies[valid], dtype=np.int64) == 1
-        keys = np.zeros(len(ords), dtype=np.uint64)
-        keys[valid] = np.asarray(judged["msg_key"][valid], dtype=np.uint64)
-
-        candidate = first_copy & self._index.contains(keys)
-        seen = self._confirm(con, ords[candidate]) if candidate.any() else np.zeros(0, dtype=np.int64)
-        stored_before = np.isin(ords, seen)
-        accepted = first_copy & ~stored_before
-
-        result.accepted = int(accepted.sum())
-        result.duplicates = int((valid & ~accepted).sum())
-        result.failures = [Failure(int(o), str(r)) for o, r in zip(ords[~valid], reasons[~valid])]
-        result.accepted_ords = ords[accepted]
-        self._accepted_keys = keys[accepted]
-        con.register("accepted_in", pa.table({"ord": ords[accepted]}))
-        con.execute("CREATE TEMP TABLE accepted AS SELECT ord FROM accepted_in")
-        con.unregister("accepted_in")
-
-    def _confirm(self, con, ords: np.ndarray) -> np.ndarray:  # type: ignore[no-untyped-def]
-        """Of the hash hits, the ones whose exact (source, messageId) is stored."""
-        con.register("candidates_in", pa.table({"ord": ords}))
+            return judge(staged, self._con)
+        self._con.register("staged_in", staged)
         try:
-            found = con.execute(
-                """
-                SELECT n.ord FROM normalized n
-                JOIN candidates_in c USING (ord)
-                WHERE EXISTS (
-                    SELECT 1 FROM events e
-                    WHERE e.msg_key = n.msg_key AND e.source = n.source AND e.message_id = n.message_id)
-                """
-            ).fetchnumpy()["ord"]
+            return self._con.sql(normalize_sql("staged_in")).to_arrow_table()
         finally:
-            con.unregister("candidates_in")
-        return np.asarray(found, dtype=np.int64)
+            self._con.unregister("staged_in")
 
-    def _store_events(self, con, result: IngestResult, want_rows: bool) -> None:  # type: ignore[no-untyped-def]
-        if not result.accepted:
-            return
-        columns = ", ".join(EVENT_COLUMNS)
-        con.execute(
-            f"""
-            INSERT INTO events
-            SELECT ? + row_number() OVER (ORDER BY ord) - 1 AS seq, {columns}, ? AS ingested_at
-            FROM normalized SEMI JOIN accepted USING (ord)
-            """,
-            [self._next_seq, self._clock.now()],
+    @staticmethod
+    def _first_copies(normalized: pa.Table, valid: np.ndarray) -> np.ndarray:
+        """Valid messages that are the first of their (source, messageId) in the batch."""
+        positions = pa.table(
+            {
+                "source": normalized.column("source"),
+                "message_id": normalized.column("message_id"),
+                "pos": pa.array(np.arange(normalized.num_rows), pa.int64()),
+            }
+        ).filter(pa.array(valid))
+        firsts = positions.group_by(["source", "message_id"], use_threads=False).aggregate([("pos", "min")])
+        first = np.zeros(normalized.num_rows, dtype=bool)
+        first[firsts.column("pos_min").to_numpy()] = True
+        return first
+
+    def _already_stored(self, normalized: pa.Table, keys: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+        """Which candidates the store holds: a hash hit confirmed exactly."""
+        hit = candidates & self._index.contains(keys)
+        if not hit.any():
+            return hit
+        positions = np.flatnonzero(hit)
+        probe = pa.table(
+            {
+                "pos": pa.array(positions, pa.int64()),
+                "msg_key": pa.array(keys[positions], pa.uint64()),
+                "source": normalized.column("source").take(positions),
+                "message_id": normalized.column("message_id").take(positions),
+            }
         )
-        result.first_seq = self._next_seq
-        result.last_seq = self._next_seq + result.accepted - 1
-        if want_rows:
-            result.rows = con.sql(
-                "SELECT * FROM events WHERE seq BETWEEN ? AND ? ORDER BY seq",
-                params=[result.first_seq, result.last_seq],
-            ).to_arrow_table()
+        self._con.register("probe_in", probe)
+        try:
+            found = self._con.execute(
+                """SELECT p.pos FROM probe_in p WHERE EXISTS (
+                       SELECT 1 FROM events e WHERE e.msg_key = p.msg_key
+                       AND e.source = p.source AND e.message_id = p.message_id)"""
+            ).fetchnumpy()["pos"]
+        finally:
+            self._con.unregister("probe_in")
+        stored = np.zeros(len(keys), dtype=bool)
+        stored[np.asarray(found, dtype=np.int64)] = True
+        return stored
 
-    def _store_failures(self, con) -> int:  # type: ignore[no-untyped-def]
+    def _event_rows(self, normalized: pa.Table, accepted: np.ndarray, keys: np.ndarray) -> pa.Table:
+        rows = normalized.filter(pa.array(accepted))
+        count = rows.num_rows
+        extra = {
+            "seq": pa.array(np.arange(self._next_seq, self._next_seq + count), pa.int64()),
+            "msg_key": pa.array(keys[accepted], pa.uint64()),
+            "ingested_at": pa.repeat(pa.scalar(self._clock.now(), pa.timestamp("us", tz="UTC")), count),
+        }
+        return pa.table({name: extra[name] if name in extra else rows.column(name) for name in EVENT_COLUMNS})
+
+    def _store_failures(self, failed: pa.Table) -> int:
         # The same invalid message sent again (a retry, a file imported
         # twice) is kept once while it waits for a fix.
-        con.execute(
-            """
-            INSERT INTO failed_messages
-                (id, source, received_at, origin, reason, raw, raw_key, user_id, anonymous_id)
-            SELECT ? + row_number() OVER (ORDER BY ord) - 1, source, received_at, origin,
-                   reason, raw, raw_key, user_id, anonymous_id
-            FROM (
-                SELECT *, md5_number_lower(source || chr(0) || raw) AS raw_key FROM normalized
-                WHERE reason IS NOT NULL
-                QUALIFY row_number() OVER (PARTITION BY source, raw ORDER BY ord) = 1
-            ) AS n
-            WHERE NOT EXISTS (
-                SELECT 1 FROM failed_messages f
-                WHERE f.raw_key = n.raw_key AND f.source = n.source AND f.raw = n.raw
-                  AND f.status = 'failed')
-            """,
-            [self._next_failed],
-        )
-        return int(con.execute("SELECT count(*) FROM failed_messages WHERE id >= ?", [self._next_failed]).fetchall()[0][0])
+        con = self._con
+        con.register("failed_in", failed)
+        try:
+            con.execute(
+                """
+                INSERT INTO failed_messages
+                    (id, source, received_at, origin, reason, raw, raw_key, user_id, anonymous_id)
+                SELECT ? + row_number() OVER (ORDER BY ord) - 1, source, received_at, origin,
+                       reason, raw, raw_key, user_id, anonymous_id
+                FROM (
+                    SELECT *, md5_number_lower(source || chr(0) || raw) AS raw_key FROM failed_in
+                    QUALIFY row_number() OVER (PARTITION BY source, raw ORDER BY ord) = 1
+                ) AS n
+                WHERE NOT EXISTS (
+                    SELECT 1 FROM failed_messages f
+                    WHERE f.raw_key = n.raw_key AND f.source = n.source AND f.raw = n.raw
+                      AND f.status = 'failed')
+                """,
+                [self._next_failed],
+            )
+        finally:
+            con.unregister("failed_in")
+        return self._scalar_in_tx("SELECT count(*) FROM failed_messages WHERE id >= ?", self._next_failed)
+
+    def _scalar_in_tx(self, sql: str, param: int) -> int:
+        return int(self._con.execute(sql, [param]).fetchall()[0][0])

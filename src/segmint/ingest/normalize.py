@@ -13,7 +13,9 @@ envelope's ``sentAt``, text or NULL), ``raw`` (the message text),
 the time received).
 
 The result has one row per staged message: ``reason`` is NULL for a valid
-message and says what is wrong otherwise.
+message and says what is wrong otherwise; ``raw`` is kept for invalid
+messages only (the failed-messages store needs it, events do not);
+``msg_key`` hashes (source, message id) for deduplication.
 """
 
 from __future__ import annotations
@@ -177,10 +179,12 @@ SELECT
     ord,
     source,
     origin,
-    raw,
+    CASE WHEN reason IS NOT NULL THEN raw END AS raw,
     reason,
     ts_received AS received_at,
     CASE WHEN reason IS NULL THEN coalesce(id_message, 'md5-' || md5(raw)) END AS message_id,
+    CASE WHEN reason IS NULL THEN md5_number_lower(
+        source || chr(0) || coalesce(id_message, 'md5-' || md5(raw))) END AS msg_key,
     CASE WHEN reason IS NULL THEN m.type END AS type,
     CASE WHEN m.type = 'track' THEN m.event END AS event,
     CASE WHEN (m.type = 'page' OR m.type = 'screen') AND {_t('name')} = 'VARCHAR' THEN m.name END AS name,

@@ -135,6 +135,7 @@ def judge(staged: pa.Table, con: duckdb.DuckDBPyConnection) -> pa.Table:
             valid_json.append(False)
     instants = _parse_instants(con, parsed, staged)
     arrived = staged.column("arrived_at").to_pylist()
+    sources = staged.column("source").to_pylist()
     trust = staged.column("trust_received_at").to_pylist()
 
     columns: dict[str, list[Any]] = {name: [] for name in _OUTPUT}
@@ -165,11 +166,12 @@ def judge(staged: pa.Table, con: duckdb.DuckDBPyConnection) -> pa.Table:
         else:
             event_time = received
         columns["reason"].append(reason)
+        columns["raw"].append(raw if not valid else None)
         columns["received_at"].append(received)
         message_id = _id(message, "messageId") if is_dict else None
-        columns["message_id"].append(
-            (message_id or "md5-" + hashlib.md5(raw.encode()).hexdigest()) if valid else None
-        )
+        full_id = (message_id or "md5-" + hashlib.md5(raw.encode()).hexdigest()) if valid else None
+        columns["message_id"].append(full_id)
+        columns["msg_key"].append(message_key(sources[i], full_id) if full_id is not None else None)
         columns["type"].append(kind if valid else None)
         event = message.get("event") if is_dict and kind == "track" else None
         columns["event"].append(as_text(event) if event is not None else None)
@@ -192,7 +194,6 @@ def judge(staged: pa.Table, con: duckdb.DuckDBPyConnection) -> pa.Table:
         "ord": staged.column("ord"),
         "source": staged.column("source"),
         "origin": staged.column("origin"),
-        "raw": staged.column("raw"),
     }
     for name, kind in _OUTPUT.items():
         out[name] = pa.array(columns[name], kind)
@@ -201,7 +202,8 @@ def judge(staged: pa.Table, con: duckdb.DuckDBPyConnection) -> pa.Table:
 
 _TS = pa.timestamp("us", tz="UTC")
 _OUTPUT: dict[str, pa.DataType] = {
-    "reason": pa.string(), "received_at": _TS, "message_id": pa.string(), "type": pa.string(),
+    "raw": pa.string(), "reason": pa.string(), "received_at": _TS, "message_id": pa.string(),
+    "msg_key": pa.uint64(), "type": pa.string(),
     "event": pa.string(), "name": pa.string(), "user_id": pa.string(), "anonymous_id": pa.string(),
     "previous_id": pa.string(), "group_id": pa.string(), "event_time": _TS, "timestamp": _TS,
     "original_timestamp": _TS, "sent_at": _TS, "properties": pa.string(), "traits": pa.string(),
