@@ -28,7 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--now", type=parse_instant, default=DEFAULT_NOW, help="ISO-8601 instant the data ends at")
     parser.add_argument("--history-days", type=int, default=540)
-    parser.add_argument("--activity", type=float, default=BENCHMARK_ACTIVITY, help="browsing scale (1.0: ~70 msgs/profile)")
+    parser.add_argument(
+        "--activity", type=float, default=BENCHMARK_ACTIVITY, help="browsing scale (1.0 gives ~70 messages/profile)"
+    )
     args = parser.parse_args(argv)
 
     started = time.perf_counter()

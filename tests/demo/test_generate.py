@@ -297,7 +297,7 @@ def test_orders_belong_to_customers_and_add_up(shop: DemoFiles, orders: pd.DataF
     }  # fmt: skip
 
 
-def test_an_order_closes_the_cart_its_customer_filled_minutes_before(events: pd.DataFrame, orders: pd.DataFrame) -> None:
+def test_an_order_closes_the_cart_filled_minutes_before(events: pd.DataFrame, orders: pd.DataFrame) -> None:
     added = events[events.event == "Product Added"]
     added = added.assign(cart_id=[p["cart_id"] for p in added.properties])
     last_added = added.groupby("cart_id").agg(added_at=("ts", "max"), profile=("profile", "first"))

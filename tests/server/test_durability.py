@@ -126,7 +126,7 @@ def _retry_all(server: SegmintServer, batches: list[list[dict[str, object]]]) ->
         assert response.status_code == 200, response.text
         return response.json()
 
-    with ThreadPoolExecutor(WRITERS) as pool:
+    with ThreadPoolExecutor(2 * WRITERS) as pool:
         return list(pool.map(post, batches))
 
 

@@ -19,11 +19,11 @@ import pyarrow.parquet as pq
 
 from segmint.clock import as_utc
 from segmint.demo.catalog import CATEGORY_NAMES, CITIES, CURRENCY, make_catalog
-from segmint.demo.messages import Feed, Renderer, plan_delivery, write_messages
+from segmint.demo.messages import Delivery, Feed, Renderer, plan_delivery, write_messages
 from segmint.demo.orders import Orders, make_orders
 from segmint.demo.people import NEVER, Devices, People, make_devices, make_people, random_uuids
-from segmint.demo.personas import MIN_HISTORY_DAYS, PERSONA_NAMES, sample_profiles
-from segmint.demo.sessions import Code, Visit, fill_sessions, plan_sessions
+from segmint.demo.personas import MIN_HISTORY_DAYS, PERSONA_NAMES, Profiles, sample_profiles
+from segmint.demo.sessions import Code, Sessions, Visit, fill_sessions, plan_sessions
 
 DEFAULT_NOW = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
 CUSTOMER_COLUMNS = ("customer_id", "email", "first_name", "last_name", "gender", "age", "city", "country", "signup_at")
@@ -66,8 +66,9 @@ def generate_shop(
     """Generate the demo shop into ``directory`` (created if missing).
 
     ``customers`` is the number of people (profiles), including visitors who
-    never sign up; ``activity`` scales their browsing (1.0 gives about 50
-    messages per profile).
+    never sign up; ``activity`` scales their browsing sessions (1.0 gives
+    about 70 messages per profile, 0.45 about 50; orders are not scaled).
+    ``history_days`` is how far back the oldest customers go.
     """
     if customers < 1:
         raise ValueError(f"customers must be at least 1, got {customers}")
@@ -75,21 +76,61 @@ def generate_shop(
         raise ValueError(f"history_days must be at least {MIN_HISTORY_DAYS} so customers can churn, got {history_days}")
     if activity <= 0:
         raise ValueError(f"activity must be positive, got {activity}")
+    now_ms = int(as_utc(now).timestamp() * 1000)
+    shop = build_shop(seed, customers, now_ms, history_days, activity)
+    feed = shop.feed
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    now_ms = int(as_utc(now).timestamp() * 1000)
-    rng = dict(zip(STAGES, (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(len(STAGES)))))
+    paths = {name: directory / name for name in ("events.jsonl", "customers.csv", "orders.parquet", "personas.csv")}
+    with paths["events.jsonl"].open("wb", buffering=1 << 20) as out:
+        lines = write_messages(out, Renderer(feed), shop.delivery, shop.id_key)
+    known = np.flatnonzero(feed.signed_up_at < NEVER)
+    known = known[np.argsort(feed.signed_up_at[known], kind="stable")]
+    write_customers(paths["customers.csv"], feed.people, known, feed.signed_up_at)
+    write_orders(paths["orders.parquet"], feed.orders, feed.people, shop.sessions.profile, feed.cart_id)
+    write_personas(paths["personas.csv"], feed.people, feed.devices, shop.profiles.persona)
+    return DemoFiles(
+        directory=directory,
+        events_path=paths["events.jsonl"],
+        customers_path=paths["customers.csv"],
+        orders_path=paths["orders.parquet"],
+        personas_path=paths["personas.csv"],
+        messages=len(feed.events.time),
+        duplicates=shop.delivery.duplicates,
+        invalid_lines=shop.delivery.defects,
+        lines=lines,
+        customers=len(known),
+        orders=feed.orders.size,
+        profiles=shop.profiles.size,
+    )
 
+
+@dataclass(frozen=True)
+class Shop:
+    """The whole shop in memory, before it is written."""
+
+    profiles: Profiles
+    sessions: Sessions
+    feed: Feed
+    delivery: Delivery
+    id_key: int  # keys the message ids
+
+
+def build_shop(seed: int, customers: int, now_ms: int, history_days: int, activity: float) -> Shop:
+    """Draw everything: who, when, what they did, how it reached the collector."""
+    rng = dict(zip(STAGES, (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(len(STAGES)))))
     catalog = make_catalog(rng["catalog"])
     profiles = sample_profiles(rng["profiles"], customers, now_ms, history_days, activity)
     sessions = plan_sessions(rng["sessions"], profiles, now_ms)
     events, carts = fill_sessions(rng["events"], sessions, profiles, catalog, now_ms)
     device = sessions.device[events.session]
 
+    # Customers are who signed up; a device carries the userId from its first log-in on.
     signed_up_at = np.full(profiles.size, NEVER, dtype=np.int64)
     signup = events.code == Code.IDENTIFY_SIGNUP
     signed_up_at[sessions.profile[events.session[signup]]] = events.time[signup]
-    identified_at = np.full(len(profiles.persona) + profiles.second_device.sum() + profiles.newsletter.sum(), NEVER)
+    devices_count = profiles.size + int(profiles.second_device.sum()) + int(profiles.newsletter.sum())
+    identified_at = np.full(devices_count, NEVER, dtype=np.int64)
     logs_in = signup | (events.code == Code.IDENTIFY_LOGIN) | (events.code == Code.ALIAS)
     identified_at[device[logs_in]] = events.time[logs_in]
 
@@ -102,30 +143,9 @@ def generate_shop(
     order_of_session = np.full(sessions.size, -1, dtype=np.int64)
     order_of_session[orders.session] = np.arange(orders.size)
 
-    delivery = plan_delivery(rng["delivery"], events, now_ms)
     feed = Feed(events, device, devices, people, catalog, orders, cart_id, order_of_session, signed_up_at)
-    paths = {name: directory / name for name in ("events.jsonl", "customers.csv", "orders.parquet", "personas.csv")}
-    with paths["events.jsonl"].open("wb", buffering=1 << 20) as out:
-        lines = write_messages(out, Renderer(feed), delivery, int(rng["ids"].integers(0, 2**62)))
-    known = np.flatnonzero(signed_up_at < NEVER)
-    known = known[np.argsort(signed_up_at[known], kind="stable")]
-    write_customers(paths["customers.csv"], people, known, signed_up_at)
-    write_orders(paths["orders.parquet"], orders, people, sessions.profile, cart_id)
-    write_personas(paths["personas.csv"], people, devices, profiles.persona)
-    return DemoFiles(
-        directory=directory,
-        events_path=paths["events.jsonl"],
-        customers_path=paths["customers.csv"],
-        orders_path=paths["orders.parquet"],
-        personas_path=paths["personas.csv"],
-        messages=len(events.time),
-        duplicates=delivery.duplicates,
-        invalid_lines=delivery.defects,
-        lines=lines,
-        customers=len(known),
-        orders=orders.size,
-        profiles=profiles.size,
-    )
+    delivery = plan_delivery(rng["delivery"], events, now_ms)
+    return Shop(profiles, sessions, feed, delivery, int(rng["ids"].integers(0, 2**62)))
 
 
 def iso_text(ms: np.ndarray) -> list[str]:

@@ -285,7 +285,9 @@ class Renderer:
             "page" if c <= Code.PAGE_LOGIN else "track" if c <= Code.CHECKOUT_STARTED else "identify" for c in Code
         )
         self.kind[Code.ALIAS] = "alias"
-        self.label_key = objects("name" if c <= Code.PAGE_LOGIN else "event" if c <= Code.CHECKOUT_STARTED else None for c in Code)
+        self.label_key = objects(
+            "name" if c <= Code.PAGE_LOGIN else "event" if c <= Code.CHECKOUT_STARTED else None for c in Code
+        )
         self.anonymous_id = objects(devices.anonymous_id)
         self.user_id = objects(people.customer_id[o] for o in devices.owner.tolist())
         # A device's context up to its page: {"ip":..,"userAgent":..,"library":..,"page":
@@ -294,7 +296,8 @@ class Renderer:
             for ip, ua in zip(devices.ip, devices.user_agent.tolist())
         )
         self.context_tail = objects(c + b"}" for c in self.pages.context)
-        # Cart properties are glued from serialised parts: {"cart_id":"..." + ,"product_id":..,"price":.. + ,"quantity":n}
+        # Cart properties are joined from serialised pieces:
+        # {"cart_id":"..."  +  ,"product_id":..,"price":..  +  ,"quantity":n}
         self.cart_head = objects(orjson.dumps({"cart_id": c})[:-1] if c else None for c in feed.cart_id)
         self.product_fields = objects(b"," + orjson.dumps(p)[1:-1] for p in product)
         self.quantity_tail = objects(b',"quantity":%d}' % q for q in range(int(feed.events.quantity.max()) + 1))
@@ -332,7 +335,8 @@ class Renderer:
             stamp.tolist(), delivery.defect[lines].tolist(), time.tolist(),
         )  # fmt: skip
         plain = int(Stamp.PLAIN)  # a local int: comparing with the enum member is slow in the loop
-        for kind, message_id, anonymous_id, user_id_, label_key, label_, body_, context_, timestamp, stamp_, *rest in columns:
+        for kind, message_id, anonymous_id, user_id_, label_key, label_, body_, context_, timestamp, *rest in columns:
+            stamp_, defect, ms = rest
             if label_key is not None:  # the common case: a track or a page call
                 if user_id_ is None:
                     message = {
@@ -362,7 +366,6 @@ class Renderer:
                     message.update(timestamp=timestamp, originalTimestamp=timestamp, sentAt=sent, receivedAt=received)
                 else:
                     message.update(originalTimestamp=original, sentAt=sent, receivedAt=received)
-            defect, ms = rest
             yield break_message(message, Defect(defect), ms) if defect else message
 
     def bodies(self, rows: np.ndarray, code: np.ndarray, device: np.ndarray, page: np.ndarray) -> np.ndarray:
@@ -424,7 +427,8 @@ def break_message(message: dict[str, Any], defect: Defect, ms: int) -> dict[str,
     if defect == Defect.BAD_TIMESTAMP:
         moment = datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
         formats = (email.utils.format_datetime(moment, usegmt=True), moment.strftime("%d/%m/%Y %H:%M:%S"), "yesterday")
-        spoilt = {key: value for key, value in message.items() if key not in ("originalTimestamp", "sentAt", "receivedAt")}
+        dropped = ("originalTimestamp", "sentAt", "receivedAt")
+        spoilt = {key: value for key, value in message.items() if key not in dropped}
         return {**spoilt, "timestamp": formats[ms % len(formats)]}
     whole = orjson.dumps(message)
     return whole[: len(whole) // 2]

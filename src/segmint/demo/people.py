@@ -131,4 +131,5 @@ def make_devices(rng: np.random.Generator, profiles: Profiles, identified_at: np
     octets[:, 0] = rng.choice(np.array([24, 31, 46, 62, 73, 81, 86, 92, 98, 109, 151, 176, 185, 203, 212]), size)
     ip = [f"{a}.{b}.{c}.{d}" for a, b, c, d in octets.tolist()]
     weights = words.USER_AGENT_WEIGHTS / words.USER_AGENT_WEIGHTS.sum()
-    return Devices(owner, random_uuids(rng, size), ip, rng.choice(len(words.USER_AGENTS), size, p=weights), identified_at)
+    user_agent = rng.choice(len(words.USER_AGENTS), size, p=weights)
+    return Devices(owner, random_uuids(rng, size), ip, user_agent, identified_at)

@@ -224,7 +224,8 @@ def fill_sessions(
     pre = np.where(browse, 2 + rng.poisson(browse_extra), 1 + rng.poisson(1.0, sessions.size))
     items = cart_sizes(rng, sessions, persona)
     item_session = np.repeat(np.arange(sessions.size), items)
-    item_product = shelf.bought(rng, sessions.profile[item_session], shelf.categories(rng, sessions.profile[item_session]))
+    buyer = sessions.profile[item_session]
+    item_product = shelf.bought(rng, buyer, shelf.categories(rng, buyer))
     quantity = rng.choice(np.array([1, 2, 3], dtype=np.int8), size=len(item_session), p=[0.85, 0.12, 0.03])
 
     parts = [browsing_part(rng, sessions, shelf, pre)]
@@ -365,7 +366,8 @@ def order_times(rng: np.random.Generator, events: Events, sessions: Sessions) ->
     ordered_at = np.full(sessions.size, -1, dtype=np.int64)
     checkout = np.flatnonzero(events.code == Code.CHECKOUT_STARTED)
     slow = rng.random(len(checkout)) < 0.02
-    delay = np.where(slow, rng.integers(35 * MINUTE_MS, 90 * MINUTE_MS, len(checkout)), rng.integers(20_000, 240_000, len(checkout)))
+    size = len(checkout)
+    delay = np.where(slow, rng.integers(35 * MINUTE_MS, 90 * MINUTE_MS, size), rng.integers(20_000, 240_000, size))
     ordered_at[events.session[checkout]] = events.time[checkout] + delay
     return ordered_at
 
