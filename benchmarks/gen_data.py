@@ -15,8 +15,8 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from segmint.demo import DEFAULT_NOW, generate_shop
 from segmint.clock import parse_instant
+from segmint.demo import DEFAULT_NOW, generate_shop
 
 BENCHMARK_ACTIVITY = 0.45  # browsing scale that gives ~50 messages per profile
 

@@ -159,8 +159,6 @@ def test_sigkill_mid_stream_loses_no_acknowledged_message(
     assert sum(a["accepted"] for a in answers) == len(sent) - len(stored)
     assert server.count() == len(sent)
     assert server.query("SELECT count(DISTINCT message_id) AS n FROM events")[0]["n"] == len(sent)
-    again = _retry_all(server, ledger.acked)
-    assert sum(a["accepted"] for a in again) == 0
     assert httpx.get(server.url + "/health", timeout=10).json()["stored_messages"] == len(sent)
 
     assert server.stop() == 0

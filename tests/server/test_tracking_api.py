@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -18,6 +19,8 @@ import duckdb
 import httpx
 import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from serverkit import APP_KEY, SECRET_KEY, WEB_KEY, SegmintServer, unique
 
 SHORT_PATHS = {"t": "track", "i": "identify", "p": "page", "s": "screen", "g": "group", "a": "alias"}
@@ -376,6 +379,46 @@ def test_concurrent_retries_of_one_batch_are_stored_once(shared_server: SegmintS
     assert sum(a["accepted"] for a in answers) == 20
     assert sum(a["duplicates"] for a in answers) == 20 * 7
     assert shared_server.count("user_id = ?", [uid]) == 20
+
+
+MODEL_MESSAGE = st.tuples(
+    st.integers(0, 5),  # its messageId, from a small pool so that retries happen
+    st.booleans(),  # valid, or a track without its event
+)
+MODEL_BATCHES = st.lists(
+    st.tuples(st.sampled_from(["web", "app"]), st.lists(MODEL_MESSAGE, min_size=1, max_size=8)),
+    min_size=1,
+    max_size=4,
+)
+
+
+@settings(max_examples=10, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(batches=MODEL_BATCHES)
+def test_batches_against_a_model_of_the_store(
+    shared_server: SegmintServer, batches: list[tuple[str, list[tuple[int, bool]]]]
+) -> None:
+    """accepted + duplicates + failed adds up; each (source, messageId) is stored once; bad ones fail."""
+    prefix = unique("model-")
+    keys = {"web": WEB_KEY, "app": APP_KEY}
+    stored_model: set[tuple[str, str]] = set()
+    for source, messages in batches:
+        batch = []
+        for number, valid in messages:
+            mid = f"{prefix}-{number}"
+            body: dict[str, Any] = {"type": "track", "userId": prefix, "messageId": mid}
+            if valid:
+                body["event"] = "Modelled"
+            batch.append(body)
+        answer = shared_server.post("/v1/batch", {"batch": batch}, key=keys[source]).json()
+        expected_failed = [i for i, (_, valid) in enumerate(messages) if not valid]
+        new = {(source, f"{prefix}-{n}") for n, valid in messages if valid} - stored_model
+        assert [f["index"] for f in answer["failed"]] == expected_failed
+        assert answer["accepted"] == len(new)
+        assert answer["accepted"] + answer["duplicates"] + len(answer["failed"]) == len(batch)
+        stored_model |= new
+    rows = shared_server.query("SELECT source, message_id FROM events WHERE user_id = ?", [prefix])
+    assert Counter((r["source"], r["message_id"]) for r in rows) == Counter(stored_model)
 
 
 # ---- failed messages ---------------------------------------------------------
