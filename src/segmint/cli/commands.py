@@ -6,11 +6,12 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    from segmint.cli import clv, failed, ingest, profiles, serve, status
+    from segmint.cli import clv, failed, ingest, profiles, segments, serve, status
 
     app.command("import")(ingest.import_command)
     app.command("serve")(serve.serve_command)
     app.command("status")(status.status_command)
     app.add_typer(profiles.app, name="profiles")
     app.add_typer(failed.app, name="failed")
+    app.add_typer(segments.app, name="segments")
     app.add_typer(clv.app, name="clv")

@@ -48,7 +48,11 @@ def _register() -> None:
 def main() -> None:
     _register()
     try:
-        app(standalone_mode=False)
+        # In non-standalone mode click returns the code of a typer.Exit
+        # instead of raising it.
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except SegmintError as error:
         err_console.print(f"[bold red]error:[/bold red] {error}", highlight=False)
         sys.exit(2)

@@ -149,8 +149,8 @@ def sample_profiles(
     """Draw every profile's persona and planned timeline."""
     persona = assign_personas(rng, n)
     horizon = history_days - 1.0
-    first_range = np.minimum(field("first_seen_days", persona), horizon)
-    first_range[:, 1] = np.where(field("first_seen_days", persona)[:, 1] >= FULL_HISTORY, horizon, first_range[:, 1])
+    first_range = field("first_seen_days", persona)
+    first_range = np.where(first_range >= FULL_HISTORY, horizon, np.minimum(first_range, horizon))
     first_days = uniform(rng, first_range[:, 0], first_range[:, 1])
     last_range = field("last_seen_days", persona)
     last_hi = np.minimum(last_range[:, 1], first_days - field("quiet_before_last", persona))

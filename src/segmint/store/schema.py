@@ -105,7 +105,45 @@ def _v2_identity(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-MIGRATIONS: tuple[Migration, ...] = (_v1_messages, _v2_identity)
+def _v3_segments(con: duckdb.DuckDBPyConnection) -> None:
+    """Segment memberships over time, evaluation status, real-time snapshots."""
+    con.execute(
+        """
+        CREATE TABLE segment_history (
+            segment VARCHAR NOT NULL,
+            profile_id VARCHAR NOT NULL,
+            entered BOOLEAN NOT NULL,         -- true: entry, false: exit
+            at TIMESTAMPTZ NOT NULL,          -- the instant of the change
+            recorded_at TIMESTAMPTZ NOT NULL
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE segment_status (
+            segment VARCHAR NOT NULL,
+            status VARCHAR NOT NULL,          -- ok | error
+            last_error VARCHAR,
+            evaluated_at TIMESTAMPTZ,         -- last successful evaluation
+            failed_at TIMESTAMPTZ,
+            members BIGINT,
+            definition VARCHAR                -- the definition as evaluated (JSON)
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE realtime_snapshots (
+            taken_at TIMESTAMPTZ NOT NULL,
+            last_seq BIGINT NOT NULL,         -- every event up to here is in the state
+            definitions VARCHAR NOT NULL,     -- fingerprint of the definitions
+            state BLOB NOT NULL
+        )
+        """
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = (_v1_messages, _v2_identity, _v3_segments)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # Tables that hold personal data, and the columns that name the person.
@@ -115,6 +153,8 @@ PERSONAL_DATA: dict[str, tuple[str, ...]] = {
     "identities": ("value",),
     "identity_conflicts": ("value_a", "value_b"),
     "profiles": ("profile_id", "user_id"),
+    "segment_history": ("profile_id",),
+    "realtime_snapshots": ("state",),  # opaque: dropped and rebuilt on erasure
 }
 
 
