@@ -113,7 +113,7 @@ def _v3_segments(con: duckdb.DuckDBPyConnection) -> None:
             segment VARCHAR NOT NULL,
             profile_id VARCHAR NOT NULL,
             entered BOOLEAN NOT NULL,         -- true: entry, false: exit
-            at TIMESTAMPTZ NOT NULL,          -- the instant of the change
+            changed_at TIMESTAMPTZ NOT NULL,  -- the instant of the change
             recorded_at TIMESTAMPTZ NOT NULL
         )
         """
