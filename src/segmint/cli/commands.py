@@ -6,8 +6,9 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    from segmint.cli import clv, failed, ingest, profiles, segments, serve, status
+    from segmint.cli import clv, demo, failed, ingest, profiles, segments, serve, status
 
+    app.command("demo")(demo.demo_command)
     app.command("import")(ingest.import_command)
     app.command("serve")(serve.serve_command)
     app.command("status")(status.status_command)

@@ -246,8 +246,10 @@ def read_table(plan: FilePlan, arrival: Arrival, progress: Progress | None = Non
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     reader = _reader(plan.path, plan.kind)
-    columns = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()]
-    sql = mapping_sql(plan.mapping_name, plan.mapping, columns, reader, str(plan.path))
+    described = con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()
+    columns = [row[0] for row in described]
+    types = {row[0]: str(row[1]).upper() for row in described}
+    sql = mapping_sql(plan.mapping_name, plan.mapping, columns, reader, str(plan.path), types)
     start = 0
     # Fetch in Arrow record batches so that a large table streams through.
     reader_stream = con.sql(sql).to_arrow_reader(TABLE_CHUNK_ROWS)
@@ -265,8 +267,20 @@ def read_table(plan: FilePlan, arrival: Arrival, progress: Progress | None = Non
             progress(len(rows))
 
 
-def mapping_sql(name: str, mapping: ImportMapping, columns: list[str], reader: str, file: str) -> str:
-    """SQL that turns each row into a Segment message (JSON text)."""
+def mapping_sql(
+    name: str,
+    mapping: ImportMapping,
+    columns: list[str],
+    reader: str,
+    file: str,
+    types: Mapping[str, str] | None = None,
+) -> str:
+    """SQL that turns each row into a Segment message (JSON text).
+
+    Date and time columns become ISO-8601 text in traits and properties,
+    as an SDK would send them.
+    """
+    types = types or {}
     missing = sorted(mapping.columns() - set(columns))
     if missing:
         raise MappingError(
@@ -284,8 +298,16 @@ def mapping_sql(name: str, mapping: ImportMapping, columns: list[str], reader: s
         pairs = part if isinstance(part, dict) else {c: c for c in columns if c not in used}
         if not pairs:
             return "NULL"
-        inner = ", ".join(f"'{k.replace(chr(39), chr(39) * 2)}', {col(v)}" for k, v in pairs.items())
+        inner = ", ".join(f"'{k.replace(chr(39), chr(39) * 2)}', {value(v)}" for k, v in pairs.items())
         return f"json_object({inner})"
+
+    def value(column: str) -> str:
+        kind = types.get(column, "")
+        if kind.startswith("TIMESTAMP"):
+            return f"strftime({col(column)}::TIMESTAMPTZ, '%Y-%m-%dT%H:%M:%S.%gZ')"
+        if kind == "DATE":
+            return f"strftime({col(column)}, '%Y-%m-%d')"
+        return col(column)
 
     used = {c for c in (mapping.user_id, mapping.anonymous_id, mapping.timestamp, mapping.message_id) if c}
     fields = [f"'type', '{mapping.type}'"]

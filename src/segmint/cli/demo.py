@@ -1,0 +1,98 @@
+"""``segmint demo``: generate the demo shop, import it, and show what segmint makes of it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from segmint.cli.output import OutputFormat, console, print_json, progress, table
+from segmint.demo import story
+
+
+def demo_command(
+    directory: Path = typer.Option(Path("segmint-demo"), "--dir", help="Where the demo's files and store go."),
+    customers: int = typer.Option(2000, "--customers", min=50, help="How many people visit the shop."),
+    seed: int = typer.Option(7, "--seed", help="Random seed: the same seed gives the same shop."),
+    format: str = typer.Option("table", "--format", "-f", help="table or json"),
+) -> None:
+    """Run the whole story on an embedded DuckDB store: collect, resolve, learn."""
+    as_json = OutputFormat(format) is OutputFormat.json
+    say = (lambda *a, **k: None) if as_json else console.print
+    say(f"[bold]segmint demo[/bold]: an e-commerce shop with {customers:,} visitors, in {directory}/")
+    with console.status("generating the shop", spinner="dots") if not as_json else _nothing():
+        demo = story.prepare(directory, customers=customers, seed=seed)
+    chapters: dict[str, Any] = {}
+    with progress(enabled=not as_json) as bar:
+        tasks: dict[Any, Any] = {}
+
+        def advance(plan, done):  # type: ignore[no-untyped-def]
+            if plan.path not in tasks:
+                tasks[plan.path] = bar.add_task(f"import {plan.path.name}", total=plan.size)
+            bar.advance(tasks[plan.path], done)
+
+        chapters["collect"] = story.collect(demo, on_progress=advance)
+    chapters["profiles"] = story.profiles(demo)
+    chapters["lifetime_value"] = story.lifetime_value(demo)
+    if as_json:
+        print_json({"directory": str(directory), "now": demo.now, **chapters})
+    else:
+        _show_collect(chapters["collect"])
+        _show_profiles(chapters["profiles"])
+        _show_clv(chapters["lifetime_value"])
+        console.print(
+            f"\nThe store is {demo.db_path}. Try:\n"
+            f"  segmint status --db {demo.db_path}\n"
+            f"  segmint profiles show {chapters['profiles']['example']['id'] if chapters['profiles']['example'] else 'ID'}"
+            f" --db {demo.db_path} --config {directory}/segmint.yaml\n"
+            f"  segmint serve --db {demo.db_path} --config {directory}/segmint.yaml"
+        )
+    assert demo.store is not None
+    demo.store.close()
+
+
+class _nothing:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def _show_collect(data: dict[str, Any]) -> None:
+    console.print("\n[bold]1. Collect[/bold]: behavioural events (JSONL), customers (CSV) and orders (Parquet)")
+    console.print(
+        table(None, ["file", "kind", "mapping", "received", "accepted", "duplicates", "failed"],
+              [(f["file"].split("/")[-1], f["kind"], f["mapping"], f["received"], f["accepted"], f["duplicates"], f["failed"])
+               for f in data["files"]])
+    )
+    if data["failed_by_reason"]:
+        console.print(table("Kept in the failed-messages store (segmint failed list)", ["reason", "messages"],
+                            sorted(data["failed_by_reason"].items(), key=lambda kv: -kv[1])))
+
+
+def _show_profiles(data: dict[str, Any]) -> None:
+    console.print(
+        f"\n[bold]2. Resolve[/bold]: {data['profiles']:,} profiles: {data['customers']:,} known customers, "
+        f"{data['anonymous_visitors']:,} anonymous visitors; {data['refused_joins']:,} joins refused by the identity rules"
+    )
+    example = data["example"]
+    if example:
+        console.print(f"One customer, seen on {len(example['ids'].get('anonymous_id', []))} devices:")
+        console.print(table(None, ["kind", "ids"], [(k, ", ".join(v)) for k, v in example["ids"].items()]))
+        console.print(table(None, ["trait", "value"], sorted(example["traits"].items())))
+
+
+def _show_clv(data: dict[str, Any]) -> None:
+    b, g = data["bgnbd"], data["gamma_gamma"]
+    console.print(
+        f"\n[bold]3. Learn[/bold]: lifetime value (BG/NBD r={b['r']:.3f} α={b['alpha']:.3f} a={b['a']:.3f} "
+        f"b={b['b']:.3f}; Gamma-Gamma p={g['p']:.2f} q={g['q']:.2f} v={g['v']:.2f}) "
+        f"over {data['customers']:,} buyers, {data['repeat_customers']:,} repeat"
+    )
+    console.print(
+        table("Most valuable customers, next 12 months", ["customer", "orders", "P(alive)", "expected orders (52w)", "CLV 12m"],
+              [(t["customer"], t["orders"], f"{t['probability_alive']:.2f}", f"{t['expected_purchases_52w']:.1f}", t["clv_12m"])
+               for t in data["top"]])
+    )
