@@ -149,6 +149,15 @@ class SegmintServer:
         self._close_log()
         return self.proc.returncode
 
+    def stop_cleanly(self) -> None:
+        """Stop with Ctrl-C (SIGINT) and check the server ran its shutdown."""
+        returncode = self.stop(signal.SIGINT)
+        # 0 or 130 (the usual status after a Ctrl-C, depending on when the
+        # signal lands); what matters is that the shutdown ran, and the
+        # shutdown removes the discovery file.
+        assert returncode in (0, 130), f"segmint serve exited with {returncode} on SIGINT:\n{self.log()}"
+        assert not self.info_path.exists(), "the server did not run its shutdown"
+
     def kill(self) -> None:
         """SIGKILL: the crash that nothing can clean up after."""
         if self.proc is not None and self.proc.poll() is None:

@@ -589,7 +589,7 @@ def test_event_time_rules(server: SegmintServer) -> None:
               "sentAt": _iso(client_clock), "writeKey": WEB_KEY}
     assert server.post("/v1/t", single, key=None, headers={"Content-Type": "text/plain"}).json()["accepted"] == 1
     after = datetime.now(timezone.utc)
-    assert server.stop() == 0
+    server.stop_cleanly()
 
     con = duckdb.connect(str(server.db_path), read_only=True)
     try:

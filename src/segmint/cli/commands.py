@@ -6,11 +6,12 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    from segmint.cli import clv, demo, failed, ingest, profiles, segments, serve, status
+    from segmint.cli import clv, demo, failed, ingest, profiles, replay, segments, serve, status
 
     app.command("demo")(demo.demo_command)
     app.command("import")(ingest.import_command)
     app.command("serve")(serve.serve_command)
+    app.command("replay")(replay.replay_command)
     app.command("status")(status.status_command)
     app.add_typer(profiles.app, name="profiles")
     app.add_typer(failed.app, name="failed")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -60,6 +61,39 @@ class IngestResult:
         return len(self.failures)
 
 
+def normalize_staged(con: duckdb.DuckDBPyConnection, staged: pa.Table) -> pa.Table:
+    """Judge and normalise a staged batch (columns as in ``normalize_sql``)."""
+    # Small batches (collector commits) are judged in Python: the SQL path
+    # costs ~30 ms of query planning whatever the size. Both paths are held
+    # to identical results by tests/ingest/test_validate.py.
+    if staged.num_rows <= PYTHON_PATH_MAX_ROWS:
+        return judge(staged, con)
+    con.register("staged_in", staged)
+    try:
+        return con.sql(normalize_sql("staged_in")).to_arrow_table()
+    finally:
+        con.unregister("staged_in")
+
+
+def valid_mask(normalized: pa.Table) -> np.ndarray:
+    return np.asarray(pc.is_null(normalized.column("reason")).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def first_copies(normalized: pa.Table, valid: np.ndarray) -> np.ndarray:
+    """Valid messages that are the first of their (source, messageId) in the batch."""
+    positions = pa.table(
+        {
+            "source": normalized.column("source"),
+            "message_id": normalized.column("message_id"),
+            "pos": pa.array(np.arange(normalized.num_rows), pa.int64()),
+        }
+    ).filter(pa.array(valid))
+    firsts = positions.group_by(["source", "message_id"], use_threads=False).aggregate([("pos", "min")])
+    first = np.zeros(normalized.num_rows, dtype=bool)
+    first[firsts.column("pos_min").to_numpy()] = True
+    return first
+
+
 class Ingestor:
     """Owns the write side of a store's messages. Not thread-safe: one writer."""
 
@@ -91,11 +125,11 @@ class Ingestor:
         if staged.num_rows == 0:
             return result
         con = self._con
-        normalized = self._normalize(staged)
-        valid = pc.is_null(normalized.column("reason")).to_numpy(zero_copy_only=False)
+        normalized = normalize_staged(con, staged)
+        valid = valid_mask(normalized)
         ords = normalized.column("ord").to_numpy()
         keys = normalized.column("msg_key").fill_null(0).to_numpy().astype(np.uint64)
-        accepted = self._first_copies(normalized, valid)
+        accepted = first_copies(normalized, valid)
         accepted &= ~self._already_stored(normalized, keys, accepted)
 
         reasons = normalized.column("reason").to_pylist()
@@ -129,32 +163,6 @@ class Ingestor:
         self._next_failed += stored_failures
         return result
 
-    def _normalize(self, staged: pa.Table) -> pa.Table:
-        # Small batches (collector commits) are judged in Python: the SQL
-        # path costs ~30 ms of query planning whatever the size. Both paths
-        # are held to identical results by tests/ingest/test_validate.py.
-        if staged.num_rows <= PYTHON_PATH_MAX_ROWS:
-            return judge(staged, self._con)
-        self._con.register("staged_in", staged)
-        try:
-            return self._con.sql(normalize_sql("staged_in")).to_arrow_table()
-        finally:
-            self._con.unregister("staged_in")
-
-    @staticmethod
-    def _first_copies(normalized: pa.Table, valid: np.ndarray) -> np.ndarray:
-        """Valid messages that are the first of their (source, messageId) in the batch."""
-        positions = pa.table(
-            {
-                "source": normalized.column("source"),
-                "message_id": normalized.column("message_id"),
-                "pos": pa.array(np.arange(normalized.num_rows), pa.int64()),
-            }
-        ).filter(pa.array(valid))
-        firsts = positions.group_by(["source", "message_id"], use_threads=False).aggregate([("pos", "min")])
-        first = np.zeros(normalized.num_rows, dtype=bool)
-        first[firsts.column("pos_min").to_numpy()] = True
-        return first
 
     def _already_stored(self, normalized: pa.Table, keys: np.ndarray, candidates: np.ndarray) -> np.ndarray:
         """Which candidates the store holds: a hash hit confirmed exactly."""
