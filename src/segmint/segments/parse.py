@@ -57,6 +57,7 @@ class LoadedSegments:
 
     definitions: dict[str, SegmentDefinition] = field(default_factory=dict)
     errors: list[SegmentError] = field(default_factory=list)
+    source: Mapping[str, Any] = field(default_factory=dict)  # the YAML it came from
 
     @property
     def names(self) -> list[str]:
@@ -74,7 +75,7 @@ class _Invalid(Exception):
 
 def load_segments(raw: Mapping[str, Any] | None) -> LoadedSegments:
     """Parse every segment, then check references and cycles."""
-    loaded = LoadedSegments()
+    loaded = LoadedSegments(source=dict(raw or {}))
     parsed: dict[str, SegmentDefinition] = {}
     for name, body in (raw or {}).items():
         if not isinstance(name, str) or not NAME.match(name):

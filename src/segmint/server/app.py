@@ -179,6 +179,21 @@ def create_app(runtime: Runtime) -> Starlette:
             return _error(400, "execute_failed", str(error))
         return _json({"ok": True})
 
+    async def internal_evaluate(request: Request) -> Response:
+        if (denied := admin(request)) is not None:
+            return denied
+        from segmint.clock import parse_instant
+        from segmint.config.model import IdentityConfig
+        from segmint.segments.batch import evaluate_duckdb
+        from segmint.segments.parse import load_segments
+
+        payload = orjson.loads(await request.body())
+        loaded = load_segments(payload["segments"])
+        identity = IdentityConfig.model_validate(payload["identity"])
+        as_of = parse_instant(payload["as_of"])
+        result = await asyncio.to_thread(evaluate_duckdb, runtime.store.cursor(), loaded, identity, as_of)
+        return _json(result)
+
     async def internal_rebuild(request: Request) -> Response:
         if (denied := admin(request)) is not None:
             return denied
@@ -196,6 +211,7 @@ def create_app(runtime: Runtime) -> Starlette:
         Route("/internal/ingest", internal_ingest, methods=["POST"]),
         Route("/internal/execute", internal_execute, methods=["POST"]),
         Route("/internal/rebuild", internal_rebuild, methods=["POST"]),
+        Route("/internal/segments/evaluate", internal_evaluate, methods=["POST"]),
     ]
     return Starlette(routes=routes)
 

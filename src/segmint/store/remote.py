@@ -8,6 +8,7 @@ same whether or not ``segmint serve`` is running.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -59,6 +60,13 @@ class RemoteStore:
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
         self._post("/internal/execute", orjson.dumps({"sql": sql, "params": list(params) if params else None}, default=str))
+
+    def evaluate_segments(
+        self, as_of: datetime, segments: dict[str, Any], identity: dict[str, Any]
+    ) -> dict[str, list[str]]:
+        """Batch evaluation of these definitions, run by the server on its store."""
+        body = orjson.dumps({"as_of": as_of.isoformat(), "segments": segments, "identity": identity})
+        return self._post("/internal/segments/evaluate", body).json()
 
     def rebuild_profiles(self) -> None:
         self._post("/internal/rebuild", b"")
