@@ -220,7 +220,8 @@ def test_aggregates_take_the_matching_events_whose_property_is_a_number() -> Non
     assert members(log, {**check, "avg": {"property": "total", "eq": 275}}, 10) == ["u1"]
     assert members(log, {**check, "min": {"property": "total", "eq": 200}}, 10) == ["u1"]
     assert members(log, {**check, "max": {"property": "total", "eq": 350.0}}, 10) == ["u1"]
-    assert members(log, {**check, "sum": {"property": "total", "eq": 350}, "within": "8m"}, 10) == ["u1"]
+    assert members(log, {**check, "sum": {"property": "total", "eq": 350}, "within": "9m"}, 10) == ["u1"]
+    assert members(log, {**check, "sum": {"property": "total", "exists": False}, "within": "8m"}, 10) == ["u1", "u2"]
 
 
 def test_an_aggregate_over_no_numbers_is_missing() -> None:
@@ -413,7 +414,7 @@ def test_two_user_ids_are_never_merged_and_time_order_decides() -> None:
     # u2's identify is earlier by timestamp though it arrived later: a1 belongs to u2.
     assert members(log, {"performed": "Viewed"}, 10) == ["u2"]
     assert members(log, {"not": {"performed": "Viewed"}}, 10) == ["u1"]
-    # Before u2's identify exists... it is at 0; at 4, only the u2 link and u2's profile exist.
+    # At 4 only u2's identify exists (u1's is at 5).
     assert members(log, {"all": []}, 4) == ["u2"]
 
 

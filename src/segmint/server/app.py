@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+from urllib.parse import quote
 from datetime import datetime
 from typing import Any
 
@@ -102,7 +103,7 @@ def create_app(runtime: Runtime) -> Starlette:
             return _error(404, "not_found", str(error))
         except ValueError as error:
             return _error(400, "invalid_request", str(error))
-        nxt = f"/v1/segments/{name}/members?cursor={cursor}&limit={limit}" if cursor else None
+        nxt = f"/v1/segments/{name}/members?cursor={quote(cursor, safe='')}&limit={limit}" if cursor else None
         return _json({"members": page, "next": nxt})
 
     async def failed(request: Request) -> Response:

@@ -18,6 +18,7 @@ from segmint.identity.live import LiveProfiles
 from segmint.identity.profiles import rebuild
 from segmint.ingest.ingestor import IngestResult, Ingestor
 from segmint.server.committer import GroupCommitter
+from segmint.server.live_segments import LiveSegments
 from segmint.store.discovery import ServerInfo, remove_info, write_info
 from segmint.store.store import Store
 
@@ -30,12 +31,16 @@ class Runtime:
     db_path: Path
     clock: Clock = field(default_factory=SystemClock)
     rebuild_every_s: float = 2.0
+    tick_every_s: float = 0.25
+    snapshot_every_s: float = 300.0
 
     def __post_init__(self) -> None:
         self.store = Store(self.db_path)
         self.ingestor = Ingestor(self.store, self.clock)
         self.profiles = LiveProfiles(self.config.identity)
         self.profiles.load(self.store.cursor())
+        self.segments = LiveSegments(self.store, self.config, self.clock)
+        self.segment_failure: str | None = None
         self.committer = GroupCommitter(
             self.ingestor, [self._after_commit], max_wait_s=self.config.server.commit_interval_ms / 1000
         )
@@ -43,11 +48,13 @@ class Runtime:
         self._dirty = threading.Event()
         self._stopping = threading.Event()
         self._rebuilder = threading.Thread(target=self._rebuild_loop, name="segmint-profiles", daemon=True)
+        self._ticker = threading.Thread(target=self._tick_loop, name="segmint-clock", daemon=True)
         self._rebuild_lock = threading.Lock()
 
     def start(self, url: str) -> None:
         self.committer.start()
         self._rebuilder.start()
+        self._ticker.start()
         self.rebuild_profiles()
         write_info(self.db_path, ServerInfo(url=url, token=self.admin_token))
 
@@ -56,6 +63,11 @@ class Runtime:
         self._dirty.set()
         self.committer.stop()
         self._rebuilder.join(timeout=30)
+        self._ticker.join(timeout=30)
+        try:
+            self.segments.snapshot()
+        except Exception:
+            log.exception("could not snapshot the real-time state; it will be rebuilt at start")
         remove_info(self.db_path, self.admin_token)
         self.store.checkpoint()
         self.store.close()
@@ -64,6 +76,24 @@ class Runtime:
         if result.rows is not None and result.rows.num_rows:
             self.profiles.apply(result.rows)
             self._dirty.set()
+            try:
+                self.segments.on_commit(result.rows, result.last_seq)
+            except Exception as error:  # never stale in silence: reported by the API and `segments list`
+                self.segment_failure = f"{type(error).__name__}: {error}"
+                log.exception("real-time segment evaluation failed")
+
+    def _tick_loop(self) -> None:
+        # Time alone changes memberships (windows slide, deadlines pass).
+        last_snapshot = self.clock.now()
+        while not self._stopping.wait(self.tick_every_s):
+            try:
+                self.segments.tick()
+                if (self.clock.now() - last_snapshot).total_seconds() >= self.snapshot_every_s:
+                    self.segments.snapshot()
+                    last_snapshot = self.clock.now()
+            except Exception as error:
+                self.segment_failure = f"{type(error).__name__}: {error}"
+                log.exception("real-time segment clock failed")
 
     def rebuild_profiles(self) -> None:
         """Bring the store's identity and profile tables up to date."""
@@ -84,15 +114,18 @@ class Runtime:
                 log.exception("profile rebuild failed")
             self._stopping.wait(self.rebuild_every_s)
 
-    # ---- segments (the real-time engine plugs in here) ----------------------
+    # ---- segments -----------------------------------------------------------
 
     def segments_of(self, profile_id: str) -> list[str]:
-        return []
+        return self.segments.segments_of(profile_id)
 
     def segment_sizes(self) -> list[dict[str, object]]:
-        return []
+        sizes = self.segments.sizes()
+        if self.segment_failure:
+            for entry in sizes:
+                entry["status"] = "error"
+                entry["last_error"] = self.segment_failure
+        return sizes
 
     def segment_members(self, name: str, cursor: str | None, limit: int) -> tuple[list[str], str | None]:
-        from segmint.errors import NotFoundError
-
-        raise NotFoundError(f"no segment named {name!r}")
+        return self.segments.members(name, cursor, limit)
