@@ -60,3 +60,186 @@ def evaluate(
         return
     console.print(table(f"Segments at {instant.isoformat()}", ["segment", "members", "description"],
                         [(n, len(m), loaded.definitions[n].description or "") for n, m in memberships.items()]))
+
+
+@app.command("list")
+def list_segments(config: Path = ConfigOption, db: Path = DbOption, format: OutputFormat = FormatOption) -> None:
+    """Every segment with its status, size, last error and age (never silently stale)."""
+    from segmint.clock import SystemClock
+    from segmint.segments.inspect import statuses
+    from segmint.store.access import open_reader
+
+    s = settings(config, db)
+    loaded = load_segments(s.config.segments)
+    recorded: dict = {}
+    if s.db_path.exists():
+        store = open_reader(s.db_path)
+        try:
+            recorded = statuses(store)
+        finally:
+            store.close()
+    now = SystemClock().now()
+    rows = []
+    for name in list(loaded.definitions) + sorted({e.segment for e in loaded.errors}):
+        errors = loaded.errors_of(name)
+        seen = recorded.get(name, {})
+        evaluated_at = seen.get("evaluated_at")
+        rows.append(
+            {
+                "name": name,
+                "status": "error" if errors else seen.get("status", "not evaluated yet"),
+                "size": None if errors else seen.get("members"),
+                "evaluated_at": evaluated_at,
+                "age_seconds": (now - evaluated_at).total_seconds() if evaluated_at else None,
+                "last_error": str(errors[0]) if errors else seen.get("last_error"),
+                "description": loaded.definitions[name].description if name in loaded.definitions else None,
+            }
+        )
+    if format is OutputFormat.json:
+        print_json({"segments": rows})
+        return
+    console.print(table("Segments", ["segment", "status", "size", "evaluated", "age", "last error"],
+                        [(r["name"], r["status"], r["size"], r["evaluated_at"],
+                          _age(r["age_seconds"]), r["last_error"]) for r in rows]))
+
+
+def _age(seconds: float | None) -> str | None:
+    if seconds is None:
+        return None
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f}{unit}"
+    return f"{seconds:.0f}s"
+
+
+@app.command()
+def explain(
+    profile: str = typer.Argument(..., help="Any of the profile's ids."),
+    segment: str = typer.Argument(..., help="The segment."),
+    as_of: str = typer.Option(None, "--as-of", help="ISO-8601 instant (default: now)."),
+    config: Path = ConfigOption,
+    db: Path = DbOption,
+    format: OutputFormat = FormatOption,
+) -> None:
+    """Show which conditions held for a profile and which events made them hold."""
+    from segmint.clock import SystemClock, parse_instant
+    from segmint.segments.inspect import explain as explain_profile
+    from segmint.store.access import open_reader
+
+    s = settings(config, db)
+    instant = parse_instant(as_of) if as_of else SystemClock().now()
+    store = open_reader(s.db_path)
+    try:
+        result = explain_profile(store, load_segments(s.config.segments), s.config.identity, profile, segment, instant)
+    finally:
+        store.close()
+    if format is OutputFormat.json:
+        print_json(result)
+        return
+    print_explanation(result)
+
+
+def print_explanation(result: dict) -> None:
+    """Print an explanation tree (as returned by the real-time evaluator's explain)."""
+    from rich.tree import Tree
+
+    def label(node: dict) -> str:
+        mark = "[green]✔[/green]" if node.get("holds") else "[red]✘[/red]"
+        return f"{mark} {node.get('condition') or node.get('kind')}"
+
+    def grow(tree: Tree, node: dict) -> None:
+        for event in node.get("events", [])[:10]:
+            tree.add(f"[dim]{event.get('event_time')} {event.get('event') or event.get('type')} (seq {event.get('seq')})[/dim]")
+        for child in node.get("children", []):
+            grow(tree.add(label(child)), child)
+
+    root = result.get("tree", result)
+    heading = f"{result.get('profile_id', '')} in {result.get('segment', '')}: {'yes' if result.get('member', root.get('holds')) else 'no'}"
+    tree = Tree(f"[bold]{heading}[/bold]")
+    grow(tree.add(label(root)), root)
+    console.print(tree)
+
+
+@app.command()
+def preview(
+    name: str = typer.Argument(..., help="The segment to preview (from the configuration, or --definition)."),
+    definition: str = typer.Option(None, "--definition", help="The definition as YAML, before it is saved."),
+    as_of: str = typer.Option(None, "--as-of", help="ISO-8601 instant (default: now)."),
+    sample: int = typer.Option(10, "--sample", help="How many members to show."),
+    config: Path = ConfigOption,
+    db: Path = DbOption,
+    format: OutputFormat = FormatOption,
+) -> None:
+    """The size a definition would have now, without saving it."""
+    import yaml
+
+    from segmint.clock import SystemClock, parse_instant
+    from segmint.errors import DefinitionError
+    from segmint.segments.evaluation import evaluate_store
+    from segmint.store.access import open_reader
+
+    s = settings(config, db)
+    raw = dict(s.config.segments)
+    if definition is not None:
+        try:
+            raw[name] = yaml.safe_load(definition)
+        except yaml.YAMLError as error:
+            raise DefinitionError(f"--definition is not valid YAML: {error}") from None
+    elif name not in raw:
+        raise DefinitionError(f"no segment named {name!r} in {s.config.source_file}; pass --definition to try one")
+    loaded = load_segments(raw)
+    if name not in loaded.definitions:
+        problems = loaded.errors_of(name)
+        raise DefinitionError("; ".join(str(p) for p in problems) or f"segment {name!r} cannot be evaluated")
+    needed = _with_dependencies(loaded, name)
+    loaded.definitions = {n: d for n, d in loaded.definitions.items() if n in needed}
+    instant = parse_instant(as_of) if as_of else SystemClock().now()
+    store = open_reader(s.db_path)
+    try:
+        members = evaluate_store(store, loaded, s.config.identity, instant)[name]
+    finally:
+        store.close()
+    if format is OutputFormat.json:
+        print_json({"segment": name, "as_of": instant, "size": len(members), "sample": members[:sample]})
+        return
+    console.print(f"[bold]{name}[/bold] would have [bold]{len(members):,}[/bold] members at {instant.isoformat()}")
+    if members:
+        console.print("e.g. " + ", ".join(members[:sample]))
+
+
+def _with_dependencies(loaded, name: str) -> set[str]:  # type: ignore[no-untyped-def]
+    from segmint.segments.definition import referenced_segments
+
+    needed, todo = set(), [name]
+    while todo:
+        current = todo.pop()
+        if current in needed:
+            continue
+        needed.add(current)
+        todo.extend(referenced_segments(loaded.definitions[current].condition))
+    return needed
+
+
+@app.command()
+def history(
+    name: str = typer.Argument(..., help="The segment."),
+    every: str = typer.Option("1 day", "--every", help="Period, e.g. '1 hour', '1 day', '7 days'."),
+    config: Path = ConfigOption,
+    db: Path = DbOption,
+    format: OutputFormat = FormatOption,
+) -> None:
+    """The segment's size over time, from the recorded entries and exits."""
+    from segmint.segments.inspect import sizes_over_time
+    from segmint.store.access import open_reader
+
+    s = settings(config, db)
+    store = open_reader(s.db_path)
+    try:
+        rows = sizes_over_time(store, name, every)
+    finally:
+        store.close()
+    if format is OutputFormat.json:
+        print_json({"segment": name, "every": every, "sizes": rows})
+        return
+    console.print(table(f"{name}: size over time", ["period", "entries", "exits", "size"],
+                        [(r["period"], r["entries"], r["exits"], r["size"]) for r in rows]))

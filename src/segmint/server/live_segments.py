@@ -103,6 +103,21 @@ class LiveSegments:
         changes += [Change(now, s, p, False) for s, p in sorted(recorded - current)]
         self._record(changes)
 
+    def write_status(self, failure: str | None = None) -> None:
+        """Record each segment's status, size and evaluation time for `segments list`."""
+        rows = []
+        for entry in self.sizes():
+            status = "error" if failure or entry["status"] == "error" else "ok"
+            error = failure or entry.get("last_error")
+            rows.append([entry["name"], status, error, entry.get("evaluated_at"),
+                         self._clock.now() if status == "error" else None, entry["size"], None])
+        with self._lock:
+            self._con.execute("BEGIN TRANSACTION")
+            self._con.execute("DELETE FROM segment_status")
+            if rows:
+                self._con.executemany("INSERT INTO segment_status VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            self._con.execute("COMMIT")
+
     def snapshot(self) -> None:
         with self._lock:
             state = self.evaluator.snapshot()

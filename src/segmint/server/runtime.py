@@ -33,6 +33,7 @@ class Runtime:
     rebuild_every_s: float = 2.0
     tick_every_s: float = 0.25
     snapshot_every_s: float = 300.0
+    status_every_s: float = 2.0
 
     def __post_init__(self) -> None:
         self.store = Store(self.db_path)
@@ -84,10 +85,13 @@ class Runtime:
 
     def _tick_loop(self) -> None:
         # Time alone changes memberships (windows slide, deadlines pass).
-        last_snapshot = self.clock.now()
+        last_snapshot = last_status = self.clock.now()
         while not self._stopping.wait(self.tick_every_s):
             try:
                 self.segments.tick()
+                if (self.clock.now() - last_status).total_seconds() >= self.status_every_s:
+                    self.segments.write_status(self.segment_failure)
+                    last_status = self.clock.now()
                 if (self.clock.now() - last_snapshot).total_seconds() >= self.snapshot_every_s:
                     self.segments.snapshot()
                     last_snapshot = self.clock.now()
@@ -149,6 +153,9 @@ class _NoSegments:
         pass
 
     def snapshot(self) -> None:
+        pass
+
+    def write_status(self, failure: str | None = None) -> None:
         pass
 
     def segments_of(self, profile_id: str) -> list[str]:
