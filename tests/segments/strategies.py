@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -84,17 +85,20 @@ OPERATORS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "not_in", "between", "c
 COUNT_OPERATORS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "not_in", "between")
 
 
+@lru_cache(maxsize=None)
 def comparisons(pool: tuple[Any, ...] = SCALARS, ops: tuple[str, ...] = OPERATORS) -> st.SearchStrategy[dict[str, Any]]:
     """One or two operators with operands: ``{gte: 2}``, ``{in: [a, 3], ne: b}``."""
     chosen = st.lists(st.sampled_from(ops), min_size=1, max_size=2, unique=True)
     return chosen.flatmap(lambda names: st.fixed_dictionaries({op: _operand(op, pool) for op in names}))
 
 
+@lru_cache(maxsize=None)
 def where() -> st.SearchStrategy[dict[str, Any]]:
     test = st.one_of(st.sampled_from(SCALARS), comparisons())  # a plain value means eq
     return st.dictionaries(st.sampled_from(PATHS), test, min_size=1, max_size=2)
 
 
+@lru_cache(maxsize=None)
 def _event_match(required_within: bool = False, same: bool = False) -> st.SearchStrategy[dict[str, Any]]:
     required: dict[str, st.SearchStrategy[Any]] = {"performed": st.sampled_from(EVENTS)}
     optional: dict[str, st.SearchStrategy[Any]] = {"where": where()}
@@ -104,11 +108,13 @@ def _event_match(required_within: bool = False, same: bool = False) -> st.Search
     return st.fixed_dictionaries(required, optional=optional)  # type: ignore[arg-type]
 
 
+@lru_cache(maxsize=None)
 def _sequence(negated: bool) -> st.SearchStrategy[dict[str, Any]]:
     """``followed_by`` (within optional) or ``not_followed_by`` (within required)."""
     return _event_match(required_within=negated, same=True)
 
 
+@lru_cache(maxsize=None)
 def performed() -> st.SearchStrategy[dict[str, Any]]:
     measure = st.one_of(
         st.just({}),
@@ -125,11 +131,13 @@ def performed() -> st.SearchStrategy[dict[str, Any]]:
     return st.builds(lambda match, extra: {**match, **extra}, _event_match(), measure)
 
 
+@lru_cache(maxsize=None)
 def trait_condition() -> st.SearchStrategy[dict[str, Any]]:
     pool = SCALARS + (30, 25, 34, "pro", "free")
     return st.builds(lambda name, c: {"trait": name, **c}, st.sampled_from(TRAITS), comparisons(pool))
 
 
+@lru_cache(maxsize=None)
 def condition(earlier: tuple[str, ...], depth: int) -> st.SearchStrategy[dict[str, Any]]:
     """Any condition; ``in_segment`` names only ``earlier`` segments (no cycles)."""
     leaves = [trait_condition(), performed(), performed()]

@@ -75,19 +75,24 @@ class IdentityGraph:
 
     def observe(self, key: IdKey, at: Instant, seq: int) -> None:
         """Record that ``key`` appeared in a message at (at, seq)."""
+        # Most identifiers are never linked: they get a cluster only when
+        # their first link arrives, which keeps observing cheap.
         seen = self._first_seen.get(key)
-        if seen is None:
+        if seen is None or (at, seq) < seen:
             self._first_seen[key] = (at, seq)
+
+    def _cluster_root(self, key: IdKey) -> IdKey:
+        if key not in self._cluster_of:
             self._cluster_of[key] = key
             self._clusters[key] = _Cluster(parent={key: key}, counts={key: {key[0]: 1}})
-        elif (at, seq) < seen:
-            self._first_seen[key] = (at, seq)
+            return key
+        return self._find_cluster(key)
 
     def link(self, link: Link) -> None:
         """Apply a link; both ends are observed at the link's instant."""
         self.observe(link.a, link.at, link.seq)
         self.observe(link.b, link.at, link.seq)
-        root_a, root_b = self._find_cluster(link.a), self._find_cluster(link.b)
+        root_a, root_b = self._cluster_root(link.a), self._cluster_root(link.b)
         cluster = self._clusters[root_a]
         in_order = not cluster.links or cluster.links[-1] <= link
         if root_a != root_b:
@@ -153,6 +158,8 @@ class IdentityGraph:
 
     def component(self, key: IdKey) -> list[IdKey]:
         """Every identifier resolved into the same profile as ``key``."""
+        if key not in self._cluster_of:
+            return [key]
         cluster = self._clusters[self._find_cluster(key)]
         root = _find(cluster.parent, key)
         return [m for m in cluster.parent if _find(cluster.parent, m) == root]
@@ -168,6 +175,9 @@ class IdentityGraph:
                 groups.setdefault(_find(cluster.parent, member), []).append(member)
             for members in groups.values():
                 yield _profile_id(members, self._first_seen), members
+        for key in self._first_seen:
+            if key not in self._cluster_of:
+                yield _profile_id([key], self._first_seen), [key]
 
     def conflicts(self) -> Iterator[Conflict]:
         for cluster in self._clusters.values():
@@ -175,6 +185,8 @@ class IdentityGraph:
 
     def cluster_keys(self, key: IdKey) -> list[IdKey]:
         """Identifiers whose resolution a link touching ``key`` may change."""
+        if key not in self._cluster_of:
+            return [key]
         return list(self._clusters[self._find_cluster(key)].parent)
 
 
