@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 import duckdb
+import numpy as np
 import orjson
 import pyarrow as pa
 
@@ -73,21 +74,28 @@ def as_text(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def _present(message: dict[str, Any], field: str) -> bool:
-    return message.get(field) is not None
+_BAD = object()  # an identifier of the wrong JSON type
 
 
-def _id(message: dict[str, Any], field: str) -> str | None:
-    value = message.get(field)
-    if json_type(value) not in ID_JSON_TYPES:
-        return None
-    text = str(value).strip(_SPACES)
-    return text or None
+def _ids(message: dict[str, Any]) -> dict[str, Any]:
+    """Each identifier field: its text, None when absent or empty, _BAD when of the wrong type."""
+    out: dict[str, Any] = {}
+    for field in _IDS:
+        value = message.get(field)
+        if value is None:
+            out[field] = None
+        elif type(value) is str:
+            out[field] = value.strip(_SPACES) or None
+        elif json_type(value) in ID_JSON_TYPES:
+            out[field] = str(value).strip(_SPACES) or None
+        else:
+            out[field] = _BAD
+    return out
 
 
-def _structural_reason(message: Any, size: int) -> str | None:
+def _structural_reason(message: Any, size: int, ids: dict[str, Any]) -> str | None:
     """Every check that does not need a parsed timestamp, in the SQL order."""
-    if not isinstance(message, dict):
+    if type(message) is not dict:
         return f"a message must be a JSON object, not {(json_type(message) or 'unknown').lower()}"
     if size > MAX_MESSAGE_BYTES:
         return f"message is {size} bytes; the limit is {MAX_MESSAGE_BYTES} bytes (32 KB)"
@@ -97,109 +105,152 @@ def _structural_reason(message: Any, size: int) -> str | None:
     if not isinstance(kind, str) or kind not in MESSAGE_TYPES:
         return 'unknown type "' + as_text(kind) + '": expected one of ' + _TYPES_TEXT
     for field in _IDS:
-        if _present(message, field) and json_type(message[field]) not in ID_JSON_TYPES:
+        if ids[field] is _BAD:
             return f"{field} must be a string or an integer"
-    user, anonymous = _id(message, "userId"), _id(message, "anonymousId")
+    user, anonymous = ids["userId"], ids["anonymousId"]
     if kind != "alias" and user is None and anonymous is None:
         return "a message needs a userId or an anonymousId"
     if kind == "track":
         event = message.get("event")
         if not isinstance(event, str) or event.strip(_SPACES) == "":
             return "a track message needs an event name (a non-empty string)"
-    if kind in ("page", "screen") and _present(message, "name") and not isinstance(message["name"], str):
+    if kind in ("page", "screen") and message.get("name") is not None and not isinstance(message["name"], str):
         return "name must be a string"
-    if kind == "alias" and (_id(message, "previousId") is None or user is None):
+    if kind == "alias" and (ids["previousId"] is None or user is None):
         return "an alias message needs both previousId and userId"
-    if kind == "group" and _id(message, "groupId") is None:
+    if kind == "group" and ids["groupId"] is None:
         return "a group message needs a groupId"
     return None
 
 
-def _instant_texts(message: Any) -> list[str | None]:
-    if not isinstance(message, dict):
-        return [None] * 4
-    return [message.get(f) if isinstance(message.get(f), str) else None for f in _INSTANTS]
+_NULL = np.iinfo(np.int64).min  # no instant
 
 
 def judge(staged: pa.Table, con: duckdb.DuckDBPyConnection) -> pa.Table:
-    """The normalised table for ``staged``: the columns ``normalize_sql`` yields."""
+    """The normalised table for ``staged``: the columns ``normalize_sql`` yields.
+
+    Per message in Python for the checks; instants are parsed by DuckDB in
+    one query and event times computed with NumPy, as microseconds.
+    """
     raws: list[str] = staged.column("raw").to_pylist()
-    parsed: list[Any] = []
-    valid_json: list[bool] = []
+    sources: list[str] = staged.column("source").to_pylist()
+    count = len(raws)
+    messages: list[Any] = []
+    texts: list[list[str | None]] = [[], [], [], []]
     for raw in raws:
         try:
-            parsed.append(orjson.loads(raw))
-            valid_json.append(True)
+            message = orjson.loads(raw)
         except orjson.JSONDecodeError:
-            parsed.append(None)
-            valid_json.append(False)
-    instants = _parse_instants(con, parsed, staged)
-    arrived = staged.column("arrived_at").to_pylist()
-    sources = staged.column("source").to_pylist()
-    trust = staged.column("trust_received_at").to_pylist()
-
-    columns: dict[str, list[Any]] = {name: [] for name in _OUTPUT}
-    for i, (raw, message, ok) in enumerate(zip(raws, parsed, valid_json)):
-        at_timestamp, at_original, at_sent, at_received, at_batch = instants[i]
-        reason = "not valid JSON" if not ok else _structural_reason(message, len(raw.encode()))
-        if reason is None:
-            for field, value in zip(_INSTANTS, (at_timestamp, at_original, at_sent, at_received)):
-                if _present(message, field) and (not isinstance(message[field], str) or value is None):
-                    reason = f"{field} is not an ISO-8601 date-time: {as_text(message[field])}"
-                    break
-        if reason is None:
-            for field in _OBJECTS:
-                if _present(message, field) and not isinstance(message[field], dict):
-                    reason = f"{field} must be a JSON object"
-                    break
-        sent = at_sent if at_sent is not None else at_batch
-        received = (at_received if at_received is not None else arrived[i]) if trust[i] else arrived[i]
-        is_dict = isinstance(message, dict)
-        kind = message.get("type") if is_dict else None
-        valid = reason is None
-        if at_timestamp is not None:
-            event_time = at_timestamp
-        elif at_original is not None and sent is not None:
-            event_time = received - (sent - at_original)
-        elif at_original is not None:
-            event_time = at_original
-        else:
-            event_time = received
-        columns["reason"].append(reason)
-        columns["raw"].append(raw if not valid else None)
-        columns["received_at"].append(received)
-        message_id = _id(message, "messageId") if is_dict else None
-        full_id = (message_id or "md5-" + hashlib.md5(raw.encode()).hexdigest()) if valid else None
-        columns["message_id"].append(full_id)
-        columns["msg_key"].append(message_key(sources[i], full_id) if full_id is not None else None)
-        columns["type"].append(kind if valid else None)
-        event = message.get("event") if is_dict and kind == "track" else None
-        columns["event"].append(as_text(event) if event is not None else None)
-        name = message.get("name") if is_dict else None
-        columns["name"].append(name if kind in ("page", "screen") and isinstance(name, str) else None)
-        for column, field in (("user_id", "userId"), ("anonymous_id", "anonymousId"),
-                              ("previous_id", "previousId"), ("group_id", "groupId")):
-            columns[column].append(_id(message, field) if is_dict else None)
-        columns["event_time"].append(event_time)
-        columns["timestamp"].append(at_timestamp)
-        columns["original_timestamp"].append(at_original)
-        columns["sent_at"].append(sent)
-        for field in _OBJECTS:
+            message = _NOT_JSON
+        messages.append(message)
+        is_dict = type(message) is dict
+        for column, field in zip(texts, _INSTANTS):
             value = message.get(field) if is_dict else None
-            columns[field].append(orjson.dumps(value).decode() if isinstance(value, dict) else None)
-        extra = {k: v for k, v in message.items() if k not in _KNOWN} if is_dict and valid else None
-        columns["extra"].append(orjson.dumps(extra).decode() if extra else None)
+            column.append(value if type(value) is str else None)
+    at = _parse_instants(con, texts, staged.column("batch_sent_at"))
+    at_timestamp, at_original, at_sent, at_received, at_batch = at
+    arrived = staged.column("arrived_at").cast(pa.int64()).to_numpy()
+    trust = staged.column("trust_received_at").to_numpy(zero_copy_only=False).astype(bool)
+    sent = np.where(at_sent != _NULL, at_sent, at_batch)
+    received = np.where(trust & (at_received != _NULL), at_received, arrived)
+    event_time = np.where(
+        at_timestamp != _NULL,
+        at_timestamp,
+        np.where(
+            at_original != _NULL,
+            np.where(sent != _NULL, received - (sent - at_original), at_original),
+            received,
+        ),
+    )
 
-    out = {
+    columns: dict[str, list[Any]] = {name: [] for name in _TEXT_OUTPUT}
+    valid = np.zeros(count, dtype=bool)
+    for i in range(count):
+        raw, message = raws[i], messages[i]
+        ids = _ids(message) if type(message) is dict else _NO_IDS
+        if message is _NOT_JSON:
+            reason: str | None = "not valid JSON"
+        else:
+            reason = _structural_reason(message, len(raw.encode()), ids)
+            if reason is None:
+                reason = _late_reason(message, at_timestamp[i], at_original[i], at_sent[i], at_received[i])
+        _row(columns, raw, message, reason, sources[i], ids)
+        valid[i] = reason is None
+
+    out: dict[str, Any] = {
         "ord": staged.column("ord"),
         "source": staged.column("source"),
         "origin": staged.column("origin"),
     }
     for name, kind in _OUTPUT.items():
-        out[name] = pa.array(columns[name], kind)
+        if name in _TIME_OUTPUT:
+            values = {"received_at": received, "event_time": event_time, "timestamp": at_timestamp,
+                      "original_timestamp": at_original, "sent_at": sent}[name]
+            out[name] = pa.array(values, pa.int64(), mask=values == _NULL).cast(_TS)
+        else:
+            out[name] = pa.array(columns[name], kind)
     return pa.table(out)
 
 
+_NOT_JSON = object()
+_NO_IDS: dict[str, Any] = dict.fromkeys(_IDS)
+
+
+def _late_reason(message: dict[str, Any], *parsed: int) -> str | None:
+    """The checks after the structural ones: instants, then objects."""
+    for field, value in zip(_INSTANTS, parsed):
+        present = message.get(field)
+        if present is not None and (type(present) is not str or value == _NULL):
+            return f"{field} is not an ISO-8601 date-time: {as_text(present)}"
+    for field in _OBJECTS:
+        present = message.get(field)
+        if present is not None and type(present) is not dict:
+            return f"{field} must be a JSON object"
+    return None
+
+
+def _row(
+    columns: dict[str, list[Any]], raw: str, message: Any, reason: str | None, source: str, ids: dict[str, Any]
+) -> None:
+    is_dict = type(message) is dict
+    valid = reason is None
+    get = message.get if is_dict else _nothing
+    kind = get("type")
+    columns["reason"].append(reason)
+    columns["raw"].append(None if valid else raw)
+    if valid:
+        full_id = ids["messageId"] or "md5-" + hashlib.md5(raw.encode()).hexdigest()
+        columns["message_id"].append(full_id)
+        columns["msg_key"].append(message_key(source, full_id))
+        columns["type"].append(kind)
+    else:
+        columns["message_id"].append(None)
+        columns["msg_key"].append(None)
+        columns["type"].append(None)
+    event = get("event") if kind == "track" else None
+    columns["event"].append(as_text(event) if event is not None else None)
+    name = get("name")
+    columns["name"].append(name if (kind == "page" or kind == "screen") and type(name) is str else None)
+    for column, field in _ID_COLUMNS:
+        value = ids[field]
+        columns[column].append(None if value is _BAD else value)
+    for field in _OBJECTS:
+        value = get(field)
+        columns[field].append(orjson.dumps(value).decode() if type(value) is dict else None)
+    if valid:
+        extra = {k: v for k, v in message.items() if k not in _KNOWN_SET}
+        columns["extra"].append(orjson.dumps(extra).decode() if extra else None)
+    else:
+        columns["extra"].append(None)
+
+
+def _nothing(key: str) -> None:
+    return None
+
+
+_KNOWN_SET = frozenset(_KNOWN)
+_ID_COLUMNS = (("user_id", "userId"), ("anonymous_id", "anonymousId"), ("previous_id", "previousId"),
+               ("group_id", "groupId"))
 _TS = pa.timestamp("us", tz="UTC")
 _OUTPUT: dict[str, pa.DataType] = {
     "raw": pa.string(), "reason": pa.string(), "received_at": _TS, "message_id": pa.string(),
@@ -209,27 +260,33 @@ _OUTPUT: dict[str, pa.DataType] = {
     "original_timestamp": _TS, "sent_at": _TS, "properties": pa.string(), "traits": pa.string(),
     "context": pa.string(), "integrations": pa.string(), "extra": pa.string(),
 }  # fmt: skip
+_TIME_OUTPUT = frozenset({"received_at", "event_time", "timestamp", "original_timestamp", "sent_at"})
+_TEXT_OUTPUT = tuple(name for name in _OUTPUT if name not in _TIME_OUTPUT)
 
 
-def _parse_instants(con: duckdb.DuckDBPyConnection, parsed: list[Any], staged: pa.Table) -> list[tuple]:
-    texts = [_instant_texts(m) for m in parsed]
+def _parse_instants(
+    con: duckdb.DuckDBPyConnection, texts: list[list[str | None]], batch_sent_at: pa.ChunkedArray
+) -> list[np.ndarray]:
+    """Each instant column as microseconds since the epoch (``_NULL`` when none)."""
     table = pa.table(
         {
-            "a": pa.array([t[0] for t in texts], pa.string()),
-            "b": pa.array([t[1] for t in texts], pa.string()),
-            "c": pa.array([t[2] for t in texts], pa.string()),
-            "d": pa.array([t[3] for t in texts], pa.string()),
-            "e": staged.column("batch_sent_at"),
+            "a": pa.array(texts[0], pa.string()),
+            "b": pa.array(texts[1], pa.string()),
+            "c": pa.array(texts[2], pa.string()),
+            "d": pa.array(texts[3], pa.string()),
+            "e": batch_sent_at,
         }
     )
     con.register("instant_texts", table)
     try:
-        result = con.sql(
-            "SELECT " + ", ".join(f"{instant_sql(c)} AS {c}" for c in "abcde") + " FROM instant_texts"
-        ).fetchall()
+        result = con.execute(
+            "SELECT "
+            + ", ".join(f"coalesce(epoch_us({instant_sql(c)}), {_NULL}) AS {c}" for c in "abcde")
+            + " FROM instant_texts"
+        ).fetchnumpy()
     finally:
         con.unregister("instant_texts")
-    return result
+    return [np.asarray(result[c], dtype=np.int64) for c in "abcde"]
 
 
 def message_key(source: str, message_id: str) -> int:

@@ -1,0 +1,248 @@
+"""Definitions compiled for real-time evaluation: leaves, logs, routes, segment formulas.
+
+- Every distinct ``performed`` / ``trait`` condition becomes one *leaf*
+  (equal conditions in several segments share it).
+- Every distinct ``performed`` + ``where`` becomes one *route* (its filter
+  is tested once per message), feeding the logs that read it: one
+  :class:`SelectorSlot` for all its counts (window kept for the longest
+  ``within``), one :class:`AggregateSlot` per aggregated property, and the
+  A or B side of each sequence.
+- Each segment becomes a formula over leaf values ``L`` and the values of
+  the segments it references ``S``, compiled to a Python function; segments
+  are numbered in dependency order, so a segment's references come first.
+
+Everything here is decided once per set of definitions; the evaluator only
+indexes into it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from segmint.config.model import IdentityConfig
+from segmint.segments.definition import (
+    AggregateMeasure,
+    All,
+    AnyOf,
+    Condition,
+    EventMatch,
+    InSegment,
+    Not,
+    Performed,
+    PropertyFilter,
+    TraitCondition,
+    walk,
+)
+from segmint.segments.parse import LoadedSegments
+from segmint.segments.realtime.leaves import (
+    CountLeaf,
+    FollowedByLeaf,
+    Leaf,
+    NotFollowedByLeaf,
+    TotalLeaf,
+    TraitLeaf,
+    WindowAggregateLeaf,
+    WindowCountLeaf,
+)
+from segmint.segments.realtime.state import AggregateSlot, SelectorSlot, SequenceSlot, Slot, WhereTest
+from segmint.segments.values import all_hold, lookup
+
+SNAPSHOT_FORMAT = 1
+Formula = Callable[[list[bool], list[bool]], bool]
+
+
+@dataclass
+class Route:
+    """Messages of one event name that pass one ``where``, and the slots they feed."""
+
+    test: WhereTest | None
+    slots: list[Slot] = field(default_factory=list)
+
+
+@dataclass
+class Plan:
+    names: list[str]                       # segments, in dependency order
+    conditions: list[Condition]
+    formulas: list[Formula]
+    leaves: list[Leaf]
+    leaf_of: dict[Condition, int]          # each leaf condition -> its leaf
+    slot_count: int
+    routes: dict[str, list[Route]]         # event name -> routes
+    traits: dict[str, tuple[int, ...]]     # trait name -> leaves reading it
+    leaves_of_slot: list[tuple[int, ...]]
+    segments_of_leaf: list[tuple[int, ...]]
+    dependents: list[tuple[int, ...]]      # segment -> segments that reference it
+    timed: tuple[int, ...]                 # leaves that time alone can change
+    default_leaves: list[bool] = field(default_factory=list)   # on a profile with no events
+    default_segments: list[bool] = field(default_factory=list)
+    fingerprint: str = ""
+
+
+def fingerprint(segments: LoadedSegments, identity: IdentityConfig) -> str:
+    """What a snapshot's state depends on: the usable definitions and the identity rules."""
+    text = repr([(name, d.condition) for name, d in segments.definitions.items()])
+    text += identity.model_dump_json()
+    return hashlib.sha256(f"{SNAPSHOT_FORMAT}:{text}".encode()).hexdigest()
+
+
+def _where_test(where: tuple[PropertyFilter, ...]) -> WhereTest | None:
+    if not where:
+        return None
+    filters = tuple((f.path, f.comparisons) for f in where)
+
+    def test(properties: Any) -> bool:
+        for path, comparisons in filters:
+            if not all_hold(lookup(properties, path), comparisons):
+                return False
+        return True
+
+    return test
+
+
+class _Builder:
+    def __init__(self) -> None:
+        self.leaves: list[Leaf] = []
+        self.leaf_of: dict[Condition, int] = {}
+        self.slots: list[Slot] = []
+        self.slot_leaves: list[list[int]] = []
+        self.routes: dict[tuple[str, tuple[PropertyFilter, ...]], Route] = {}
+        self.selector_slot: dict[tuple[str, tuple[PropertyFilter, ...]], SelectorSlot] = {}
+        self.aggregate_slot: dict[tuple[str, tuple[PropertyFilter, ...], tuple[str, ...]], AggregateSlot] = {}
+
+    def _route(self, match: EventMatch) -> Route:
+        key = (match.event, match.where)
+        if key not in self.routes:
+            self.routes[key] = Route(_where_test(match.where))
+        return self.routes[key]
+
+    def _new_slot(self, slot: Slot, route: Route | None) -> Slot:
+        self.slots.append(slot)
+        self.slot_leaves.append([])
+        if route is not None:
+            route.slots.append(slot)
+        return slot
+
+    def leaf(self, condition: Performed | TraitCondition) -> int:
+        found = self.leaf_of.get(condition)
+        if found is not None:
+            return found
+        index = len(self.leaves)
+        self.leaf_of[condition] = index
+        if isinstance(condition, TraitCondition):
+            self.leaves.append(TraitLeaf(condition.trait, condition.comparisons))
+            return index
+        match, measure, sequence = condition.match, condition.measure, condition.sequence
+        window = match.within.micros if match.within else 0
+        if sequence is not None:
+            slot = len(self.slots)
+            gap = sequence.then.within.micros if sequence.then.within else None
+            for is_a, m in ((True, match), (False, sequence.then)):
+                self._new_slot(SequenceSlot(slot, is_a, sequence.same, window, gap, sequence.negated), self._route(m))
+            self.slots.pop()  # both sides write one log: one slot index
+            self.slot_leaves.pop()
+            if sequence.negated:
+                assert gap is not None
+                leaf: Leaf = NotFollowedByLeaf(slot, match.event, window, gap)
+            else:
+                leaf = FollowedByLeaf(slot, match.event, sequence.then.event, window, gap)
+        elif isinstance(measure, AggregateMeasure):
+            key = (match.event, match.where, measure.property)
+            agg = self.aggregate_slot.get(key)
+            if agg is None:
+                agg = self.aggregate_slot[key] = self._new_slot(  # type: ignore[assignment]
+                    AggregateSlot(len(self.slots), measure.property, 0, False), self._route(match))
+            assert isinstance(agg, AggregateSlot)
+            if window:
+                agg.horizon = max(agg.horizon, window)
+                leaf = WindowAggregateLeaf(agg.index, match.event, window, measure.function, measure.comparisons)
+            else:
+                agg.history = True
+                leaf = TotalLeaf(agg.index, match.event, measure.function, measure.comparisons)
+            slot = agg.index
+        else:
+            key2 = (match.event, match.where)
+            sel = self.selector_slot.get(key2)
+            if sel is None:
+                sel = self.selector_slot[key2] = self._new_slot(  # type: ignore[assignment]
+                    SelectorSlot(len(self.slots), 0, False), self._route(match))
+            assert isinstance(sel, SelectorSlot)
+            if window:
+                sel.horizon = max(sel.horizon, window)
+                leaf = WindowCountLeaf(sel.index, match.event, window, measure.comparisons)
+            else:
+                sel.recent = True
+                leaf = CountLeaf(sel.index, match.event, measure.comparisons)
+            slot = sel.index
+        self.leaves.append(leaf)
+        self.slot_leaves[slot].append(index)
+        return index
+
+
+def _formula(condition: Condition, leaf_of: dict[Condition, int], segment_of: dict[str, int]) -> str:
+    if isinstance(condition, All):
+        parts = [_formula(c, leaf_of, segment_of) for c in condition.conditions]
+        return "(" + " and ".join(parts) + ")" if parts else "True"
+    if isinstance(condition, AnyOf):
+        parts = [_formula(c, leaf_of, segment_of) for c in condition.conditions]
+        return "(" + " or ".join(parts) + ")" if parts else "False"
+    if isinstance(condition, Not):
+        return f"(not {_formula(condition.condition, leaf_of, segment_of)})"
+    if isinstance(condition, InSegment):
+        return f"S[{segment_of[condition.segment]}]"
+    return f"L[{leaf_of[condition]}]"
+
+
+def compile_plan(segments: LoadedSegments, identity: IdentityConfig) -> Plan:
+    """Compile the usable definitions (``segments.definitions``, in dependency order)."""
+    builder = _Builder()
+    names = list(segments.definitions)
+    segment_of = {name: i for i, name in enumerate(names)}
+    conditions = [segments.definitions[name].condition for name in names]
+    leaves_by_segment: list[set[int]] = []
+    dependents: list[list[int]] = [[] for _ in names]
+    formulas: list[Formula] = []
+    for i, condition in enumerate(conditions):
+        used = set()
+        for node in walk(condition):
+            if isinstance(node, (Performed, TraitCondition)):
+                used.add(builder.leaf(node))
+            elif isinstance(node, InSegment):
+                dependents[segment_of[node.segment]].append(i)
+        leaves_by_segment.append(used)
+        # Only integer indices reach the source: names and values never do.
+        source = f"lambda L, S: {_formula(condition, builder.leaf_of, segment_of)}"
+        formulas.append(eval(compile(source, f"<segment {names[i]}>", "eval"), {"__builtins__": {}}))
+    segments_of_leaf: list[list[int]] = [[] for _ in builder.leaves]
+    for i, used in enumerate(leaves_by_segment):
+        for leaf in used:
+            segments_of_leaf[leaf].append(i)
+    routes: dict[str, list[Route]] = {}
+    for (event, _), route in builder.routes.items():
+        routes.setdefault(event, []).append(route)
+    traits: dict[str, list[int]] = {}
+    for i, leaf in enumerate(builder.leaves):
+        if isinstance(leaf, TraitLeaf):
+            traits.setdefault(leaf.name, []).append(i)
+    plan = Plan(
+        names=names,
+        conditions=conditions,
+        formulas=formulas,
+        leaves=builder.leaves,
+        leaf_of=builder.leaf_of,
+        slot_count=len(builder.slots),
+        routes=routes,
+        traits={name: tuple(v) for name, v in traits.items()},
+        leaves_of_slot=[tuple(v) for v in builder.slot_leaves],
+        segments_of_leaf=[tuple(sorted(v)) for v in segments_of_leaf],
+        dependents=[tuple(sorted(set(v))) for v in dependents],
+        timed=tuple(i for i, leaf in enumerate(builder.leaves) if leaf.timed),
+        fingerprint=fingerprint(segments, identity),
+    )
+    plan.default_leaves = [leaf.evaluate((), 0)[0] for leaf in plan.leaves]
+    plan.default_segments = [False] * len(names)
+    for i, formula in enumerate(formulas):
+        plan.default_segments[i] = formula(plan.default_leaves, plan.default_segments)
+    return plan

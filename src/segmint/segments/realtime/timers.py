@@ -1,0 +1,60 @@
+"""The schedule of instants at which time alone can change a profile's memberships.
+
+One entry per profile at a time is valid: the earliest instant at which one
+of its leaves may flip (``Profile.due``). Entries are never removed from the
+heap when they go stale; they are skipped when popped (lazy deletion):
+
+- a profile whose earliest instant moves *earlier* gets a new entry, the
+  old one becomes stale;
+- one whose earliest instant moves *later* keeps its entry and wakes up
+  early once, finds nothing due, and is scheduled again. That keeps the heap
+  to about one entry per profile instead of one per event.
+"""
+
+from __future__ import annotations
+
+import heapq
+from typing import Protocol
+
+
+class Scheduled(Protocol):
+    due: int | None
+    alive: bool
+
+
+class Schedule:
+    __slots__ = ("_heap", "_tick")
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[int, int, Scheduled]] = []
+        self._tick = 0  # ties broken by scheduling order, never by comparing profiles
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+    def want(self, profile: Scheduled, at: int) -> None:
+        """Wake ``profile`` at ``at`` at the latest."""
+        if profile.due is None or at < profile.due:
+            profile.due = at
+            self._tick += 1
+            heapq.heappush(self._heap, (at, self._tick, profile))
+
+    def next_at(self) -> int | None:
+        """The earliest instant with a valid entry, dropping stale ones on the way."""
+        heap = self._heap
+        while heap:
+            at, _, profile = heap[0]
+            if profile.alive and profile.due == at:
+                return at
+            heapq.heappop(heap)
+        return None
+
+    def pop(self, at: int) -> list[Scheduled]:
+        """The profiles due at ``at`` (no earlier entry may remain); each is unscheduled."""
+        heap, out = self._heap, []
+        while heap and heap[0][0] <= at:
+            due, _, profile = heapq.heappop(heap)
+            if profile.alive and profile.due == due:
+                profile.due = None
+                out.append(profile)
+        return out
