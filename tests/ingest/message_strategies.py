@@ -14,7 +14,8 @@ instants = st.datetimes(
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.text(max_size=4))
 maybe_id = st.one_of(st.none(), st.just(""), st.just(" "), st.text(min_size=1, max_size=6), st.integers(0, 99),
                      st.just(1.5), st.just({"x": 1}))
-maybe_time = st.one_of(st.none(), instants, st.just("yesterday"), st.just(12345))
+maybe_time = st.one_of(st.none(), instants, st.just("yesterday"), st.just(12345), st.just("0000-01-01T00:00:00Z"),
+                       st.just("9999-12-31T23:59:59Z"), st.just("0001-01-01T00:00:00Z"))
 maybe_obj = st.one_of(st.none(), st.dictionaries(st.text(max_size=3), scalars, max_size=3), st.just([1]), st.just("x"))
 
 messages = st.fixed_dictionaries(

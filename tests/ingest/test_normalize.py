@@ -77,7 +77,22 @@ def reference_valid(message) -> bool:
     for field in ("properties", "traits", "context", "integrations"):
         if message.get(field) is not None and not isinstance(message[field], dict):
             return False
+    try:
+        reference_event_time(message)
+    except OverflowError:  # the derived event time falls outside the years 1 to 9999
+        return False
     return True
+
+
+def reference_event_time(message, batch_sent_at=None):
+    """timestamp, else originalTimestamp corrected by the sentAt skew, else originalTimestamp, else received."""
+    ts, original = parse_iso(message.get("timestamp")), parse_iso(message.get("originalTimestamp"))
+    sent = parse_iso(message.get("sentAt")) or parse_iso(batch_sent_at)
+    if ts is not None:
+        return ts
+    if original is not None and sent is not None:
+        return ARRIVED - (sent - original)
+    return original if original is not None else ARRIVED
 
 
 @settings(max_examples=120, deadline=None)
@@ -89,18 +104,7 @@ def test_sql_validation_agrees_with_the_reference(batch):
         if row["reason"] is not None:
             continue
         assert row["type"] == message["type"]
-        # Event time: timestamp, else originalTimestamp corrected by the
-        # sentAt skew, else originalTimestamp, else the time received.
-        ts, original, sent = (parse_iso(message.get(k)) for k in ("timestamp", "originalTimestamp", "sentAt"))
-        if ts is not None:
-            expected = ts
-        elif original is not None and sent is not None:
-            expected = ARRIVED - (sent - original)
-        elif original is not None:
-            expected = original
-        else:
-            expected = ARRIVED
-        assert row["event_time"] == expected
+        assert row["event_time"] == reference_event_time(message)
 
 
 def test_skew_uses_the_batch_sent_at_when_the_message_has_none():

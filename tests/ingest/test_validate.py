@@ -50,5 +50,8 @@ def test_python_and_sql_validation_agree(batch, sent_at, trust):
 
 def test_message_keys_match_duckdb():
     for source, message_id in [("web", "m1"), ("ios", "ünïcode-✓"), ("a", "")]:
-        expected = _CON.execute("SELECT md5_number_lower(? || chr(0) || ?)", [source, message_id]).fetchall()[0][0]
+        expected = _CON.execute(
+            "SELECT md5_number_lower(? || chr(0) || ?), md5_number_upper(? || chr(0) || ?)",
+            [source, message_id, source, message_id],
+        ).fetchall()[0]
         assert message_key(source, message_id) == expected

@@ -12,27 +12,11 @@ from typing import Any
 
 import pytest
 
-from segmint.config.model import IdentityConfig
-
-
-@pytest.fixture
-def identity() -> IdentityConfig:
-    return IdentityConfig()
-
 
 @pytest.fixture(scope="session")
 def spark() -> Iterator[Any]:
-    from pyspark.sql import SparkSession  # an ImportError fails the Spark tests
+    from segmint.segments.batch import local_spark  # an ImportError fails the Spark tests
 
-    session = (
-        SparkSession.builder.master("local[1]")
-        .appName("segmint-tests")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.shuffle.partitions", "1")
-        .config("spark.default.parallelism", "1")
-        .config("spark.ui.enabled", "false")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
+    session = local_spark(cores=1, app_name="segmint-tests")
     yield session
     session.stop()

@@ -32,7 +32,6 @@ import pyarrow as pa
 WEB_KEY = "wk_web_4f1c"
 APP_KEY = "wk_app_9b2e"
 SECRET_KEY = "sk_read_77aa"
-SOURCES = {"web": WEB_KEY, "app": APP_KEY}
 
 START_TIMEOUT_S = 45.0
 STOP_TIMEOUT_S = 20.0

@@ -1,9 +1,10 @@
 """The Tracking API over loopback with httpx: endpoints, keys, bodies, limits, retries, failures.
 
-One server serves the module; every test uses fresh ids, so it checks
-what *it* sent, and counts are taken as differences. Reads of the store go
-through the server (``/internal/query``, as the ``segmint`` commands do
-while it runs) or through the public read API.
+One server serves most of the module; every test uses fresh ids, so it
+checks what *it* sent, and counts are taken as differences. Tests that stop
+the server or may leave a store unreadable get a server of their own.
+Reads of the store go through the server (``/internal/query``, as the
+``segmint`` commands do while it runs) or through the public read API.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def failed_count(server: SegmintServer) -> int:
     return len(server.failed_messages())
 
 
-def is_refused(response: Any) -> None:
+def is_refused(response: httpx.Response) -> None:
     """A 4xx (never a 500) whose body says why."""
     assert 400 <= response.status_code < 500, (response.status_code, response.text)
     body = response.json()
@@ -315,6 +316,9 @@ def _nested(depth: int) -> dict[str, Any]:
 ODD_BUT_JSON = {
     "timestamp in year 0": {"event": "E", "timestamp": "0000-01-01T00:00:00Z"},
     "originalTimestamp in year 0": {"event": "E", "originalTimestamp": "0000-06-01T00:00:00Z"},
+    "clock skew correction past year 9999": {
+        "event": "E", "originalTimestamp": "9999-12-31T00:00:00Z", "sentAt": "2000-01-01T00:00:00Z"
+    },
     "properties nested 300 deep": {"event": "E", "properties": _nested(300)},
     "integer beyond 64 bits": {"event": "E", "properties": {"n": 2**70}},
     "NUL characters": {"event": "E\u0000", "properties": {"k\u0000": "v\u0000"}},
@@ -322,20 +326,42 @@ ODD_BUT_JSON = {
 
 
 @pytest.mark.parametrize("case", sorted(ODD_BUT_JSON))
-def test_odd_message_fails_or_passes_alone_never_500(shared_server: SegmintServer, case: str) -> None:
-    """Valid JSON the rules may not like: never a 500, and its batch-mate is stored regardless."""
-    uid = unique("u-")
-    sibling = typed("track", uid)
-    odd = {"type": "track", "userId": uid, "messageId": unique("odd-"), **ODD_BUT_JSON[case]}
+def test_odd_message_fails_or_passes_alone_never_500(server: SegmintServer, case: str) -> None:
+    """Valid JSON the rules may not like: never a 500, nothing breaks for the messages around it.
+
+    Each case has a store of its own: an odd message that is accepted must
+    not break reading the store afterwards either.
+    """
+    sibling = typed("identify", unique("u-"))
+    odd = {"type": "track", "userId": unique("u-"), "messageId": unique("odd-"), **ODD_BUT_JSON[case]}
     # The standard library writes what orjson refuses (integers beyond 64 bits, deep nesting).
-    response = shared_server.post("/v1/batch", content=json.dumps({"batch": [sibling, odd]}).encode())
+    response = server.post("/v1/batch", content=json.dumps({"batch": [sibling, odd]}).encode())
     assert response.status_code == 200, (response.status_code, response.text[:300])
-    assert len(stored(shared_server, [sibling["messageId"]])) == 1
-    in_events = len(stored(shared_server, [odd["messageId"]]))
-    in_failed = [f for f in shared_server.failed_messages()
+    assert len(stored(server, [sibling["messageId"]])) == 1
+    in_events = len(stored(server, [odd["messageId"]]))
+    in_failed = [f for f in server.failed_messages()
                  if isinstance(f["message"], dict) and f["message"].get("messageId") == odd["messageId"]]
     assert in_events + len(in_failed) == 1, "the odd message was dropped silently or kept twice"
-    assert shared_server.read("/health").status_code == 200
+
+    # The batch-mate's profile is served at once, and so is the odd message's if it was accepted.
+    assert server.profile(sibling["userId"])["traits"] == {"plan": "pro"}
+    if in_events:
+        assert server.profile(odd["userId"])["ids"]["user_id"] == [odd["userId"]]
+    status = server.cli("status", "--format", "json", check=False)
+    assert status.returncode == 0, f"segmint status broke after the {case} message:\n{status.stderr[-1500:]}"
+    assert json.loads(status.stdout)["messages"] == 1 + in_events
+
+
+@pytest.mark.parametrize("path", ["/v1/track", "/v1/t"])
+def test_deeply_nested_single_message_is_not_a_500(shared_server: SegmintServer, path: str) -> None:
+    sent = {"userId": unique("u-"), "event": "Deep", "messageId": unique("deep-"), "properties": _nested(300)}
+    response = shared_server.post(path, content=json.dumps(sent).encode())
+    assert response.status_code < 500, (response.status_code, response.text[:300])
+    if response.status_code == 200:
+        kept = len(stored(shared_server, [sent["messageId"]])) + len(response.json()["failed"])
+        assert kept == 1, "the message was dropped silently"
+    else:
+        assert response.json()["message"].strip()
 
 
 # ---- retries -----------------------------------------------------------------

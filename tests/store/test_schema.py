@@ -15,8 +15,8 @@ def test_an_older_store_is_upgraded_in_place_and_keeps_its_data(tmp_path):
     con = duckdb.connect(str(path))
     migrate(con, target=1)  # a store as the first release made it
     con.execute(
-        "INSERT INTO events (seq, source, message_id, msg_key, type, user_id, event_time, received_at, ingested_at) "
-        "VALUES (1, 'web', 'm1', 1, 'track', 'u', now(), now(), now())"
+        "INSERT INTO events (seq, source, message_id, msg_key, msg_key_hi, type, user_id, event_time, received_at, "
+        "ingested_at) VALUES (1, 'web', 'm1', 1, 2, 'track', 'u', now(), now(), now())"
     )
     con.close()
     with Store(path) as store:

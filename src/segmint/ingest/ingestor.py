@@ -31,7 +31,7 @@ PYTHON_PATH_MAX_ROWS = 5000
 
 # Columns of ``events`` in table order.
 EVENT_COLUMNS = (
-    "seq", "source", "message_id", "msg_key", "type", "event", "name", "user_id", "anonymous_id",
+    "seq", "source", "message_id", "msg_key", "msg_key_hi", "type", "event", "name", "user_id", "anonymous_id",
     "previous_id", "group_id", "event_time", "timestamp", "original_timestamp", "sent_at",
     "received_at", "properties", "traits", "context", "integrations", "extra", "ingested_at",
 )  # fmt: skip
@@ -100,8 +100,8 @@ class Ingestor:
     def __init__(self, store: Store, clock: Clock | None = None) -> None:
         self._con = store.cursor()
         self._clock = clock or SystemClock()
-        keys = self._con.execute("SELECT msg_key FROM events").fetchnumpy()["msg_key"]
-        self._index = DedupIndex(np.asarray(keys, dtype=np.uint64))
+        keys = self._con.execute("SELECT msg_key, msg_key_hi FROM events").fetchnumpy()
+        self._index = DedupIndex(keys["msg_key"], keys["msg_key_hi"])
         self._next_seq = self._scalar("SELECT coalesce(max(seq), 0) + 1 FROM events")
         self._next_failed = self._scalar("SELECT coalesce(max(id), 0) + 1 FROM failed_messages")
 
@@ -128,16 +128,17 @@ class Ingestor:
         normalized = normalize_staged(con, staged)
         valid = valid_mask(normalized)
         ords = normalized.column("ord").to_numpy()
-        keys = normalized.column("msg_key").fill_null(0).to_numpy().astype(np.uint64)
+        low = normalized.column("msg_key").fill_null(0).to_numpy().astype(np.uint64)
+        high = normalized.column("msg_key_hi").fill_null(0).to_numpy().astype(np.uint64)
         accepted = first_copies(normalized, valid)
-        accepted &= ~self._already_stored(normalized, keys, accepted)
+        accepted &= ~self._index.contains(low, high)
 
         reasons = normalized.column("reason").to_pylist()
         result.failures = [Failure(int(ords[i]), reasons[i]) for i in np.flatnonzero(~valid)]
         result.accepted = int(accepted.sum())
         result.duplicates = int(valid.sum()) - result.accepted
         result.accepted_ords = ords[accepted]
-        rows = self._event_rows(normalized, accepted, keys) if result.accepted else None
+        rows = self._event_rows(normalized, accepted) if result.accepted else None
         stored_failures = 0
         con.execute("BEGIN TRANSACTION")
         try:
@@ -154,7 +155,7 @@ class Ingestor:
             if rows is not None:
                 con.unregister("event_rows")
         if rows is not None:
-            self._index.add(keys[accepted])
+            self._index.add(low[accepted], high[accepted])
             result.first_seq = self._next_seq
             result.last_seq = self._next_seq + result.accepted - 1
             self._next_seq += result.accepted
@@ -164,39 +165,11 @@ class Ingestor:
         return result
 
 
-    def _already_stored(self, normalized: pa.Table, keys: np.ndarray, candidates: np.ndarray) -> np.ndarray:
-        """Which candidates the store holds: a hash hit confirmed exactly."""
-        hit = candidates & self._index.contains(keys)
-        if not hit.any():
-            return hit
-        positions = np.flatnonzero(hit)
-        probe = pa.table(
-            {
-                "pos": pa.array(positions, pa.int64()),
-                "msg_key": pa.array(keys[positions], pa.uint64()),
-                "source": normalized.column("source").take(positions),
-                "message_id": normalized.column("message_id").take(positions),
-            }
-        )
-        self._con.register("probe_in", probe)
-        try:
-            found = self._con.execute(
-                """SELECT p.pos FROM probe_in p WHERE EXISTS (
-                       SELECT 1 FROM events e WHERE e.msg_key = p.msg_key
-                       AND e.source = p.source AND e.message_id = p.message_id)"""
-            ).fetchnumpy()["pos"]
-        finally:
-            self._con.unregister("probe_in")
-        stored = np.zeros(len(keys), dtype=bool)
-        stored[np.asarray(found, dtype=np.int64)] = True
-        return stored
-
-    def _event_rows(self, normalized: pa.Table, accepted: np.ndarray, keys: np.ndarray) -> pa.Table:
+    def _event_rows(self, normalized: pa.Table, accepted: np.ndarray) -> pa.Table:
         rows = normalized.filter(pa.array(accepted))
         count = rows.num_rows
         extra = {
             "seq": pa.array(np.arange(self._next_seq, self._next_seq + count), pa.int64()),
-            "msg_key": pa.array(keys[accepted], pa.uint64()),
             "ingested_at": pa.repeat(pa.scalar(self._clock.now(), pa.timestamp("us", tz="UTC")), count),
         }
         return pa.table({name: extra[name] if name in extra else rows.column(name) for name in EVENT_COLUMNS})

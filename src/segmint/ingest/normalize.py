@@ -15,7 +15,8 @@ the time received).
 The result has one row per staged message: ``reason`` is NULL for a valid
 message and says what is wrong otherwise; ``raw`` is kept for invalid
 messages only (the failed-messages store needs it, events do not);
-``msg_key`` hashes (source, message id) for deduplication.
+``msg_key``/``msg_key_hi`` are the 128-bit MD5 of (source, message id),
+the deduplication key.
 """
 
 from __future__ import annotations
@@ -81,11 +82,21 @@ def _id_value(field: str) -> str:
     return f"CASE WHEN {_one_of(_t(field), _ID_TYPES)} THEN nullif(trim(m.\"{field}\"), '') END"
 
 
+# Instants segmint accepts: those a Python datetime can hold, so that every
+# stored instant can be read back anywhere.
+FIRST_INSTANT = "0001-01-01 00:00:00+00"
+LAST_INSTANT = "9999-12-31 23:59:59.999999+00"
+_IN_RANGE = f"BETWEEN TIMESTAMPTZ '{FIRST_INSTANT}' AND TIMESTAMPTZ '{LAST_INSTANT}'"
+OUT_OF_RANGE_REASON = (
+    "the event time derived from originalTimestamp and the sentAt skew falls outside the years 1 to 9999"
+)
+
+
 def instant_sql(text: str) -> str:
-    """Text parsed as an instant, or NULL when it is not an ISO-8601 date-time."""
+    """Text parsed as an instant, or NULL when it is not an ISO-8601 date-time in range."""
     parsed = f"try_cast({text} AS TIMESTAMPTZ)"
     return (
-        f"CASE WHEN regexp_full_match({text}, {_ISO_PREFIX}) AND isfinite({parsed})"
+        f"CASE WHEN regexp_full_match({text}, {_ISO_PREFIX}) AND ({parsed} {_IN_RANGE})"
         f" THEN {parsed} END"
     )
 
@@ -133,7 +144,7 @@ def _reason() -> str:
         checks.append(
             (
                 f"{_present(field)} AND ({_t(field)} <> 'VARCHAR' OR {column} IS NULL)",
-                f"'{field} is not an ISO-8601 date-time: ' || coalesce(m.\"{field}\", '?')",
+                f"'{field} is not an ISO-8601 date-time in the years 1 to 9999: ' || coalesce(m.\"{field}\", '?')",
             )
         )
     for field in _OBJECTS:
@@ -169,11 +180,25 @@ WITH checked AS (
     FROM fields
 ), judged AS (
     SELECT *,
-        {_reason()} AS reason,
+        {_reason()} AS early_reason,
         coalesce(at_sent, at_batch_sent) AS ts_sent,
         CASE WHEN trust_received_at THEN coalesce(at_received, arrived_at) ELSE arrived_at END
             AS ts_received
     FROM values
+), timed AS (
+    SELECT *,
+        coalesce(
+            at_timestamp,
+            CASE WHEN at_original IS NOT NULL AND ts_sent IS NOT NULL
+                 THEN ts_received - (ts_sent - at_original) END,
+            at_original,
+            ts_received
+        ) AS ts_event
+    FROM judged
+), final AS (
+    SELECT *,
+        coalesce(early_reason, CASE WHEN NOT (ts_event {_IN_RANGE}) THEN '{OUT_OF_RANGE_REASON}' END) AS reason
+    FROM timed
 )
 SELECT
     ord,
@@ -185,6 +210,8 @@ SELECT
     CASE WHEN reason IS NULL THEN coalesce(id_message, 'md5-' || md5(raw)) END AS message_id,
     CASE WHEN reason IS NULL THEN md5_number_lower(
         source || chr(0) || coalesce(id_message, 'md5-' || md5(raw))) END AS msg_key,
+    CASE WHEN reason IS NULL THEN md5_number_upper(
+        source || chr(0) || coalesce(id_message, 'md5-' || md5(raw))) END AS msg_key_hi,
     CASE WHEN reason IS NULL THEN m.type END AS type,
     CASE WHEN m.type = 'track' THEN m.event END AS event,
     CASE WHEN (m.type = 'page' OR m.type = 'screen') AND {_t('name')} = 'VARCHAR' THEN m.name END AS name,
@@ -192,21 +219,18 @@ SELECT
     id_anonymous AS anonymous_id,
     id_previous AS previous_id,
     id_group AS group_id,
-    coalesce(
-        at_timestamp,
-        CASE WHEN at_original IS NOT NULL AND ts_sent IS NOT NULL
-             THEN ts_received - (ts_sent - at_original) END,
-        at_original,
-        ts_received
-    ) AS event_time,
+    CASE WHEN reason IS NULL THEN ts_event END AS event_time,
     at_timestamp AS "timestamp",
     at_original AS original_timestamp,
     ts_sent AS sent_at,
     CASE WHEN {_t('properties')} = 'OBJECT' THEN m.properties END AS properties,
-    CASE WHEN {_t('traits')} = 'OBJECT' THEN m.traits END AS traits,
+    -- identify traits; some SDKs (rudder-sdk-python) send them only in context.traits
+    CASE WHEN {_t('traits')} = 'OBJECT' THEN m.traits
+         WHEN m.type = 'identify' AND json_type(m.context, '$.traits') = 'OBJECT'
+         THEN json_extract(m.context, '$.traits') END AS traits,
     CASE WHEN {_t('context')} = 'OBJECT' THEN m.context END AS context,
     CASE WHEN {_t('integrations')} = 'OBJECT' THEN m.integrations END AS integrations,
     CASE WHEN reason IS NULL THEN
         nullif(json_merge_patch(raw, '{_STRIP}')::VARCHAR, '{{}}')::JSON END AS extra
-FROM judged
+FROM final
 """

@@ -13,6 +13,7 @@ test (tests/ingest/test_validate.py) holds the two to identical results.
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import datetime
 from typing import Any
 
@@ -25,6 +26,7 @@ from segmint.ingest.normalize import (
     ID_JSON_TYPES,
     MAX_MESSAGE_BYTES,
     MESSAGE_TYPES,
+    OUT_OF_RANGE_REASON,
     instant_sql,
 )
 
@@ -63,6 +65,14 @@ def json_type(value: Any) -> str | None:
     if isinstance(value, list):
         return "ARRAY"
     return None
+
+
+def dumps(value: Any) -> str:
+    """JSON text; the standard library takes over past orjson's nesting limit (254 levels)."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def as_text(value: Any) -> str:
@@ -124,6 +134,8 @@ def _structural_reason(message: Any, size: int, ids: dict[str, Any]) -> str | No
 
 
 _NULL = np.iinfo(np.int64).min  # no instant
+_FIRST_US = -62_135_596_800_000_000  # 0001-01-01T00:00:00Z
+_LAST_US = 253_402_300_799_999_999  # 9999-12-31T23:59:59.999999Z
 
 
 def judge(staged: pa.Table, con: duckdb.DuckDBPyConnection) -> pa.Table:
@@ -174,9 +186,12 @@ def judge(staged: pa.Table, con: duckdb.DuckDBPyConnection) -> pa.Table:
             reason = _structural_reason(message, len(raw.encode()), ids)
             if reason is None:
                 reason = _late_reason(message, at_timestamp[i], at_original[i], at_sent[i], at_received[i])
+            if reason is None and not _FIRST_US <= event_time[i] <= _LAST_US:
+                reason = OUT_OF_RANGE_REASON
         _row(columns, raw, message, reason, sources[i], ids)
         valid[i] = reason is None
 
+    event_time = np.where(valid, event_time, _NULL)  # no event time for a message that failed
     out: dict[str, Any] = {
         "ord": staged.column("ord"),
         "source": staged.column("source"),
@@ -201,7 +216,7 @@ def _late_reason(message: dict[str, Any], *parsed: int) -> str | None:
     for field, value in zip(_INSTANTS, parsed):
         present = message.get(field)
         if present is not None and (type(present) is not str or value == _NULL):
-            return f"{field} is not an ISO-8601 date-time: {as_text(present)}"
+            return f"{field} is not an ISO-8601 date-time in the years 1 to 9999: {as_text(present)}"
     for field in _OBJECTS:
         present = message.get(field)
         if present is not None and type(present) is not dict:
@@ -221,11 +236,14 @@ def _row(
     if valid:
         full_id = ids["messageId"] or "md5-" + hashlib.md5(raw.encode()).hexdigest()
         columns["message_id"].append(full_id)
-        columns["msg_key"].append(message_key(source, full_id))
+        low, high = message_key(source, full_id)
+        columns["msg_key"].append(low)
+        columns["msg_key_hi"].append(high)
         columns["type"].append(kind)
     else:
         columns["message_id"].append(None)
         columns["msg_key"].append(None)
+        columns["msg_key_hi"].append(None)
         columns["type"].append(None)
     event = get("event") if kind == "track" else None
     columns["event"].append(as_text(event) if event is not None else None)
@@ -236,10 +254,14 @@ def _row(
         columns[column].append(None if value is _BAD else value)
     for field in _OBJECTS:
         value = get(field)
-        columns[field].append(orjson.dumps(value).decode() if type(value) is dict else None)
+        if field == "traits" and type(value) is not dict and kind == "identify":
+            # Some SDKs (rudder-sdk-python) send identify traits only in context.traits.
+            context = get("context")
+            value = context.get("traits") if type(context) is dict else None
+        columns[field].append(dumps(value) if type(value) is dict else None)
     if valid:
         extra = {k: v for k, v in message.items() if k not in _KNOWN_SET}
-        columns["extra"].append(orjson.dumps(extra).decode() if extra else None)
+        columns["extra"].append(dumps(extra) if extra else None)
     else:
         columns["extra"].append(None)
 
@@ -254,7 +276,7 @@ _ID_COLUMNS = (("user_id", "userId"), ("anonymous_id", "anonymousId"), ("previou
 _TS = pa.timestamp("us", tz="UTC")
 _OUTPUT: dict[str, pa.DataType] = {
     "raw": pa.string(), "reason": pa.string(), "received_at": _TS, "message_id": pa.string(),
-    "msg_key": pa.uint64(), "type": pa.string(),
+    "msg_key": pa.uint64(), "msg_key_hi": pa.uint64(), "type": pa.string(),
     "event": pa.string(), "name": pa.string(), "user_id": pa.string(), "anonymous_id": pa.string(),
     "previous_id": pa.string(), "group_id": pa.string(), "event_time": _TS, "timestamp": _TS,
     "original_timestamp": _TS, "sent_at": _TS, "properties": pa.string(), "traits": pa.string(),
@@ -289,10 +311,10 @@ def _parse_instants(
     return [np.asarray(result[c], dtype=np.int64) for c in "abcde"]
 
 
-def message_key(source: str, message_id: str) -> int:
-    """DuckDB's md5_number_lower(source || chr(0) || message_id), in Python."""
+def message_key(source: str, message_id: str) -> tuple[int, int]:
+    """DuckDB's md5_number_lower and _upper of (source || chr(0) || message_id), in Python."""
     digest = hashlib.md5(f"{source}\x00{message_id}".encode()).digest()
-    return int.from_bytes(digest[8:], "little")
+    return int.from_bytes(digest[8:], "little"), int.from_bytes(digest[:8], "little")
 
 
 __all__ = ["judge", "json_type", "message_key", "datetime"]

@@ -18,6 +18,7 @@ import orjson
 
 from segmint.config.model import Config
 from segmint.errors import AuthError, PayloadError
+from segmint.ingest.validate import dumps
 
 MAX_BATCH_BYTES = 500 * 1024
 MAX_BATCH_MESSAGES = 2500
@@ -95,13 +96,16 @@ def parse_tracking(
         return TrackingRequest(source, raws, sent_at if isinstance(sent_at, str) else None)
     # A single message: the path names its type (Segment's rule).
     payload["type"] = kind
-    return TrackingRequest(source, [orjson.dumps(payload).decode()], None)
+    return TrackingRequest(source, [_message_text(payload)], None)
 
 
 def _message_text(message: Any) -> str:
     if isinstance(message, dict):
         message.pop("writeKey", None)
-    return orjson.dumps(message).decode()
+    try:
+        return dumps(message)
+    except RecursionError:
+        raise PayloadError("a message nests too deeply to be read; flatten its properties") from None
 
 
 def _source(config: Config, authorization: str | None, body_key: str | None) -> str:

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import uvicorn
@@ -13,12 +17,40 @@ from segmint.server.app import create_app
 from segmint.server.runtime import Runtime
 
 
+class _Server(uvicorn.Server):
+    """uvicorn, but SIGTERM and SIGINT end the serve loop instead of the process.
+
+    uvicorn re-raises a captured signal once it has stopped serving, which
+    for SIGTERM kills the process before the runtime can stop: the writer's
+    queue drained, the real-time state snapshotted, the discovery file
+    removed. Here a signal only asks the loop to finish.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        handled = (signal.SIGINT, signal.SIGTERM)
+        previous = {sig: signal.signal(sig, self._stop_on) for sig in handled}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _stop_on(self, sig: int, frame: object) -> None:
+        if self.should_exit:  # a second signal: stop waiting for connections
+            self.force_exit = True
+        self.should_exit = True
+
+
 def serve(config: Config, db_path: Path, host: str, port: int, on_ready=None) -> None:  # type: ignore[no-untyped-def]
     """Serve until interrupted; the store stays consistent on any stop."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     runtime = Runtime(config, db_path)
     app = create_app(runtime)
-    server = uvicorn.Server(
+    server = _Server(
         uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="off")
     )
 

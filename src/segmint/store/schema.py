@@ -27,7 +27,8 @@ def _v1_messages(con: duckdb.DuckDBPyConnection) -> None:
             seq BIGINT NOT NULL,              -- arrival order across all sources
             source VARCHAR NOT NULL,
             message_id VARCHAR NOT NULL,
-            msg_key UBIGINT NOT NULL,         -- hash of (source, message_id) for deduplication
+            msg_key UBIGINT NOT NULL,         -- md5(source, message_id), low 64 bits: deduplication
+            msg_key_hi UBIGINT NOT NULL,      -- and high 64 bits
             type VARCHAR NOT NULL,            -- track, identify, page, screen, group, alias
             event VARCHAR,                    -- track: the event name
             name VARCHAR,                     -- page, screen: the page name

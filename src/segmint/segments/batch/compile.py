@@ -1,0 +1,451 @@
+"""Segment definitions to one SQL query, built as a sqlglot tree.
+
+The query reads the prepared relations of ``inputs.py`` (``seg_events``,
+``seg_traits``) and returns one row per profile: ``pid`` and one boolean
+column per segment. Its shape, whatever the number of segments:
+
+- ``agg``: one pass over ``seg_events`` grouped by identifier, every
+  ``count`` and aggregate condition a conditional aggregate (``FILTER``),
+  then the identifiers' partial aggregates joined to ``profile_ids`` and
+  combined per profile; it has a row for every profile with a message, so
+  it is also the list of profiles;
+- ``seq_<n>``: per distinct ``same`` list, one window pass over the A and B
+  events of the sequence conditions that share it: for each A, the number
+  of B events (other than A) in ``[A.t, A.t + D]`` of the same profile and
+  the same ``same`` values (the window's partition);
+- traits joined from ``seg_traits``;
+- the segments as boolean expressions, one nested SELECT per level of
+  ``in_segment`` depth, so that a segment reads the columns of the ones it
+  references.
+
+Every condition compiles to an expression that is TRUE or FALSE, never
+NULL, following ``values.py`` exactly (see :func:`compare`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlglot import exp
+
+from segmint.segments.batch.inputs import micros
+from segmint.segments.batch.needs import Needs, ValueNeed, needs_of, operand_kind
+from segmint.segments.definition import (
+    AggregateMeasure,
+    All,
+    AnyOf,
+    Comparison,
+    Condition,
+    CountMeasure,
+    EventMatch,
+    InSegment,
+    Not,
+    Performed,
+    SegmentDefinition,
+    TraitCondition,
+    referenced_segments,
+)
+
+TRUE: exp.Expression = exp.true()
+FALSE: exp.Expression = exp.false()
+
+
+# ---- boolean algebra that never yields NULL ---------------------------------
+
+
+def _is(expression: exp.Expression, value: bool) -> bool:
+    return isinstance(expression, exp.Boolean) and expression.this is value
+
+
+def all_of(parts: Iterable[exp.Expression]) -> exp.Expression:
+    kept = [p for p in parts if not _is(p, True)]
+    if any(_is(p, False) for p in kept):
+        return FALSE
+    return exp.and_(*kept) if kept else TRUE
+
+
+def any_of(parts: Iterable[exp.Expression]) -> exp.Expression:
+    kept = [p for p in parts if not _is(p, False)]
+    if any(_is(p, True) for p in kept):
+        return TRUE
+    return exp.or_(*kept) if kept else FALSE
+
+
+def negate(part: exp.Expression) -> exp.Expression:
+    if _is(part, True):
+        return FALSE
+    if _is(part, False):
+        return TRUE
+    return exp.Not(this=exp.Paren(this=part))
+
+
+def definitely(predicate: exp.Expression) -> exp.Expression:
+    """TRUE when ``predicate`` is TRUE, FALSE when it is FALSE or NULL."""
+    return exp.func("COALESCE", predicate, FALSE)
+
+
+# ---- values and comparisons -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Value:
+    """A value as typed columns: each facet is NULL unless the value has that kind.
+
+    ``present`` is a never-NULL boolean (None: always present); a facet that
+    is None cannot hold (e.g. a count is never text).
+    """
+
+    present: exp.Expression | None = None
+    num: exp.Expression | None = None
+    text: exp.Expression | None = None
+    flag: exp.Expression | None = None
+    items: Mapping[str, exp.Expression] = field(default_factory=dict)
+
+    @classmethod
+    def columns(cls, need: ValueNeed) -> "Value":
+        """The facets of a prepared value (``needs.py``), by column name."""
+        return cls(
+            exp.column(need.column("present")),
+            exp.column(need.column("num")),
+            exp.column(need.column("str")),
+            exp.column(need.column("bool")),
+            {k: exp.column(need.column(f"items_{k}")) for k in need.items},
+        )
+
+    def facet(self, kind: str | None) -> exp.Expression | None:
+        return {"num": self.num, "str": self.text, "bool": self.flag}.get(kind or "")
+
+
+def literal(operand: Any) -> exp.Expression:
+    kind = operand_kind(operand)
+    if kind == "bool":
+        return exp.Boolean(this=operand)
+    if kind == "str":
+        return exp.Literal.string(operand)
+    if isinstance(operand, int) and abs(operand) < 2**53:
+        return exp.Literal.number(operand)
+    number = float(operand)
+    if math.isfinite(number):
+        return exp.Literal.number(repr(number))
+    return exp.cast(exp.Literal.string(repr(number)), "DOUBLE")
+
+
+def _equal(value: Value, operand: Any) -> exp.Expression:
+    column = value.facet(operand_kind(operand))
+    if column is None:
+        return FALSE
+    return definitely(exp.EQ(this=column, expression=literal(operand)))
+
+
+def _member(value: Value, operands: Sequence[Any]) -> exp.Expression:
+    tests = []
+    for kind in ("num", "str", "bool"):
+        same = [o for o in operands if operand_kind(o) == kind]
+        column = value.facet(kind)
+        if same and column is not None:
+            tests.append(definitely(exp.In(this=column, expressions=[literal(o) for o in same])))
+    return any_of(tests)
+
+
+_ORDER = {"gt": exp.GT, "gte": exp.GTE, "lt": exp.LT, "lte": exp.LTE}
+
+
+def compare(value: Value, comparison: Comparison) -> exp.Expression:
+    """``values.holds`` in SQL: TRUE or FALSE, never NULL."""
+    op, operand = comparison.op, comparison.value
+    present = TRUE if value.present is None else value.present
+    if op == "exists":
+        return present if operand else negate(present)
+    if op == "eq":
+        return _equal(value, operand)
+    if op == "ne":
+        return all_of([present, negate(_equal(value, operand))])
+    if op in _ORDER:
+        column = value.facet(operand_kind(operand))
+        if column is None or operand_kind(operand) == "bool":
+            return FALSE
+        return definitely(_ORDER[op](this=column, expression=literal(operand)))
+    if op == "in":
+        return _member(value, operand)
+    if op == "not_in":
+        return all_of([present, negate(_member(value, operand))])
+    if op == "between":
+        low, high = operand
+        kind = operand_kind(low)
+        column = value.facet(kind)
+        if kind not in ("num", "str") or kind != operand_kind(high) or column is None:
+            return FALSE
+        return definitely(exp.Between(this=column, low=literal(low), high=literal(high)))
+    if op == "contains":
+        kind = operand_kind(operand)
+        tests = []
+        if kind == "str" and value.text is not None:
+            tests.append(definitely(exp.Contains(this=value.text, expression=literal(operand))))
+        if kind is not None and kind in value.items:
+            tests.append(definitely(exp.ArrayContains(this=value.items[kind], expression=literal(operand))))
+        return any_of(tests)
+    raise ValueError(f"unknown operator {op!r}")
+
+
+def compare_all(value: Value, comparisons: Iterable[Comparison]) -> exp.Expression:
+    return all_of(compare(value, c) for c in comparisons)
+
+
+# ---- the query ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Relations:
+    """Names of the prepared relations the query reads."""
+
+    events: str = "seg_events"
+    traits: str = "seg_traits"
+    profile_ids: str = "profile_ids"
+
+
+@dataclass(frozen=True)
+class CompiledSegments:
+    """The query and, per segment, the name of its output column."""
+
+    query: exp.Select
+    columns: dict[str, str]
+    needs: Needs
+    relations: Relations
+
+    def sql(self, dialect: str) -> str:
+        return self.query.sql(dialect=dialect)
+
+
+def _scalar(value: Value) -> exp.Expression:
+    """The value is a number, a text or a boolean: one that can equal another."""
+    return any_of(f.is_(exp.null()).not_() for f in (value.num, value.text, value.flag) if f is not None)
+
+
+class _Compiler:
+    def __init__(self, definitions: Sequence[SegmentDefinition], now_us: int, needs: Needs, relations: Relations) -> None:
+        self.now_us = now_us
+        self.needs = needs
+        self.relations = relations
+        self.definitions = definitions
+        self.aggregates: dict[tuple[Any, ...], exp.Column] = {}
+        self.partials: list[exp.Expression] = []   # per identifier
+        self.combined: list[exp.Expression] = []   # per profile, from the partials
+        # same paths -> [(name, sequence condition)]
+        self.sequences: dict[tuple[tuple[str, ...], ...], list[tuple[str, Performed]]] = {}
+        self.hits: dict[Performed, str] = {}
+
+    # -- per event
+
+    def event_value(self, path: tuple[str, ...]) -> Value:
+        return Value.columns(self.needs.properties[path])
+
+    def matches(self, match: EventMatch, *, windowed: bool = True) -> exp.Expression:
+        parts: list[exp.Expression] = [exp.EQ(this=exp.column("event"), expression=exp.Literal.string(match.event))]
+        for where in match.where:
+            parts.append(compare_all(self.event_value(where.path), where.comparisons))
+        if windowed and match.within is not None:
+            parts.append(exp.GT(this=exp.column("t"), expression=exp.Literal.number(self.now_us - match.within.micros)))
+        return all_of(parts)
+
+    # -- conditions
+
+    def aggregate(self, key: tuple[Any, ...], function: str, number: exp.Expression | None, where: exp.Expression) -> exp.Column:
+        """A per-profile aggregate of the matching events, computed per identifier first."""
+        if key in self.aggregates:
+            return self.aggregates[key]
+        name = f"a{len(self.aggregates)}"
+        self.aggregates[key] = exp.column(name)
+
+        def partial(suffix: str, aggregate: exp.Expression) -> exp.Column:
+            self.partials.append(exp.alias_(exp.Filter(this=aggregate, expression=exp.Where(this=where.copy())), name + suffix))
+            return exp.column(name + suffix)
+
+        if function == "avg":
+            assert number is not None
+            total = exp.Sum(this=partial("_s", exp.Sum(this=number)))
+            count = exp.Sum(this=partial("_n", exp.Count(this=number.copy())))
+            value: exp.Expression = exp.Case().when(
+                exp.GT(this=count, expression=exp.Literal.number(0)), exp.Div(this=total, expression=count.copy())
+            )
+        elif function == "count":
+            value = exp.Sum(this=partial("_p", exp.Count(this=exp.Star())))
+        else:
+            outer = {"sum": exp.Sum, "min": exp.Min, "max": exp.Max}[function]
+            value = outer(this=partial("_p", outer(this=number)))
+        self.combined.append(exp.alias_(value, name))
+        return self.aggregates[key]
+
+    def performed(self, condition: Performed) -> exp.Expression:
+        if condition.sequence is not None:
+            if condition not in self.hits:
+                name = self.hits[condition] = f"h{len(self.hits)}"
+                self.sequences.setdefault(condition.sequence.same, []).append((name, condition))
+            return exp.column(self.hits[condition])
+        where = self.matches(condition.match)
+        measure = condition.measure
+        if isinstance(measure, CountMeasure):
+            count = self.aggregate(("count", condition.match), "count", None, where)
+            return compare_all(Value(num=count), measure.comparisons)
+        assert isinstance(measure, AggregateMeasure)
+        number = self.event_value(measure.property).num
+        column = self.aggregate((measure.function, condition.match, measure.property), measure.function, number, where)
+        return compare_all(Value(present=column.is_(exp.null()).not_(), num=column), measure.comparisons)
+
+    def condition(self, condition: Condition, segments: Mapping[str, str]) -> exp.Expression:
+        if isinstance(condition, All):
+            return all_of(self.condition(c, segments) for c in condition.conditions)
+        if isinstance(condition, AnyOf):
+            return any_of(self.condition(c, segments) for c in condition.conditions)
+        if isinstance(condition, Not):
+            return negate(self.condition(condition.condition, segments))
+        if isinstance(condition, TraitCondition):
+            return compare_all(Value.columns(self.needs.traits[condition.trait]), condition.comparisons)
+        if isinstance(condition, InSegment):
+            return exp.column(segments[condition.segment])
+        if isinstance(condition, Performed):
+            return self.performed(condition)
+        raise TypeError(f"not a condition: {condition!r}")
+
+    # -- relations
+
+    def profile_join(self, table: str) -> tuple[exp.Expression, exp.Expression]:
+        """``profile_ids`` and the condition joining it to ``table``'s identifier."""
+        ids = self.relations.profile_ids
+        on = exp.and_(
+            exp.EQ(this=exp.column("kind", "i"), expression=exp.column("id_kind", table)),
+            exp.EQ(this=exp.column("value", "i"), expression=exp.column("id_value", table)),
+        )
+        return exp.to_table(ids).as_("i"), on
+
+    def aggregation(self) -> exp.Select:
+        """One pass over the events per identifier, then per profile (far fewer rows to join)."""
+        per_id = (
+            exp.select("id_kind", "id_value", *self.partials)
+            .from_(self.relations.events)
+            .group_by("id_kind", "id_value")
+        )
+        ids, on = self.profile_join("x")
+        return (
+            exp.select(exp.alias_(exp.column("profile_id", "i"), "pid"), *self.combined)
+            .from_(per_id.subquery("x"))
+            .join(ids, on=on)
+            .group_by(exp.column("profile_id", "i"))
+        )
+
+    def sequence_pass(self, same: tuple[tuple[str, ...], ...], members: list[tuple[str, Performed]]) -> exp.Select:
+        """Per profile, whether each sequence condition that shares ``same`` holds."""
+        events: set[str] = set()
+        flags: list[exp.Expression] = []
+        for name, condition in members:
+            sequence = condition.sequence
+            assert sequence is not None
+            events |= {condition.match.event, sequence.then.event}
+            first = [self.matches(condition.match)]
+            first += [self.event_value(p).present for p in same]
+            if sequence.negated:
+                assert sequence.then.within is not None
+                deadline = self.now_us - sequence.then.within.micros
+                first.append(exp.LTE(this=exp.column("t"), expression=exp.Literal.number(deadline)))
+            then = [self.matches(sequence.then, windowed=False)] + [_scalar(self.event_value(p)) for p in same]
+            flags += [exp.alias_(all_of(first), f"{name}_a"), exp.alias_(all_of(then), f"{name}_b")]
+        ids, on = self.profile_join("e")
+        rows = (
+            exp.select(
+                exp.alias_(exp.column("profile_id", "i"), "pid"), "t",
+                *[exp.column(c) for p in same for c in self._same_columns(p)], *flags,
+            )
+            .from_(exp.to_table(self.relations.events).as_("e"))
+            .join(ids, on=on)
+            .where(exp.In(this=exp.column("event"), expressions=[exp.Literal.string(e) for e in sorted(events)]))
+        )
+        partition = [exp.column("pid")] + [exp.column(c) for p in same for c in self._same_columns(p)[1:]]
+        hits = []
+        for name, condition in members:
+            sequence = condition.sequence
+            assert sequence is not None
+            is_b = exp.Case().when(exp.column(f"{name}_b"), exp.Literal.number(1)).else_(exp.Literal.number(0))
+            end = "UNBOUNDED" if sequence.then.within is None else exp.Literal.number(sequence.then.within.micros)
+            later = exp.Window(
+                this=exp.Sum(this=is_b),
+                partition_by=partition,
+                order=exp.Order(expressions=[exp.Ordered(this=exp.column("t"), nulls_first=False)]),
+                spec=exp.WindowSpec(kind="RANGE", start="CURRENT ROW", end=end, end_side="FOLLOWING"),
+            )
+            others = exp.Sub(this=later, expression=is_b.copy())
+            found = (exp.EQ if sequence.negated else exp.GT)(this=others, expression=exp.Literal.number(0))
+            hits.append(exp.alias_(all_of([exp.column(f"{name}_a"), found]), name))
+        per_event = exp.select("pid", *hits).from_(rows.subquery("r"))
+        return (
+            exp.select("pid", *[exp.alias_(exp.LogicalOr(this=exp.column(n)), n) for n, _ in members])
+            .from_(per_event.subquery("w"))
+            .group_by("pid")
+        )
+
+    def _same_columns(self, path: tuple[str, ...]) -> list[str]:
+        need = self.needs.properties[path]
+        return [need.column("present"), need.column("num"), need.column("str"), need.column("bool")]
+
+    def query(self) -> tuple[exp.Select, dict[str, str]]:
+        columns = {d.name: f"s{i}" for i, d in enumerate(self.definitions)}
+        levels = _levels(self.definitions)
+        expressions = {d.name: self.condition(d.condition, columns) for d in self.definitions}
+        # Every profile has a row in agg: it groups all messages.
+        base = exp.select("agg.*").from_(self.aggregation().subquery("agg"))
+        if self.needs.traits:
+            # A profile without identify traits has no row there: its traits are missing.
+            trait_columns = [
+                exp.alias_(definitely(exp.column(c, table="tr")), c) if c.endswith("_present") else exp.column(c, table="tr")
+                for n in self.needs.traits.values()
+                for c in n.columns()
+            ]
+            base = base.select(*trait_columns).join(
+                exp.to_table(self.relations.traits).as_("tr"),
+                on=exp.EQ(this=exp.column("pid", "agg"), expression=exp.column("pid", "tr")),
+                join_type="LEFT",
+            )
+        for i, (same, members) in enumerate(self.sequences.items()):
+            alias = f"sq{i}"
+            base = base.select(
+                *[exp.alias_(definitely(exp.column(n, table=alias)), n) for n, _ in members]
+            ).join(
+                self.sequence_pass(same, members).subquery(alias),
+                on=exp.EQ(this=exp.column("pid", "agg"), expression=exp.column("pid", alias)),
+                join_type="LEFT",
+            )
+        relation = base
+        for level in range(max(levels.values(), default=-1) + 1):
+            names = [d.name for d in self.definitions if levels[d.name] == level]
+            relation = exp.select("*", *[exp.alias_(expressions[n], columns[n]) for n in names]).from_(
+                relation.subquery(f"l{level}")
+            )
+        final = exp.select("pid", *[exp.column(columns[d.name]) for d in self.definitions]).from_(
+            relation.subquery("segments")
+        )
+        return final, columns
+
+
+def _levels(definitions: Sequence[SegmentDefinition]) -> dict[str, int]:
+    """0 for a segment that references none, else one more than its deepest reference."""
+    levels: dict[str, int] = {}
+    for definition in definitions:  # dependency order: references come first
+        refs = referenced_segments(definition.condition)
+        levels[definition.name] = 1 + max((levels[r] for r in refs), default=-1)
+    return levels
+
+
+def compile_segments(
+    definitions: Sequence[SegmentDefinition], as_of: datetime, relations: Relations = Relations()
+) -> CompiledSegments:
+    """The query computing every segment of ``definitions`` at ``as_of``.
+
+    ``definitions`` must be in dependency order (``LoadedSegments.definitions``
+    is) and every ``in_segment`` must name one of them.
+    """
+    needs = needs_of(definitions)
+    compiler = _Compiler(definitions, micros(as_of), needs, relations)
+    query, columns = compiler.query()
+    return CompiledSegments(query, columns, needs, relations)

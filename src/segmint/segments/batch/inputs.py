@@ -1,0 +1,203 @@
+"""The inputs of a batch evaluation at an instant, for any engine.
+
+Two steps:
+
+1. :func:`profile_ids` (engine-independent, from the DuckDB store): resolve
+   identities from the messages up to ``as_of`` and map every identifier to
+   its profile id, as a table ``profile_ids(kind, value, profile_id)``.
+2. :func:`prepared_events` and :func:`prepared_traits` (engine-specific
+   through a :class:`~segmint.segments.batch.dialects.Dialect`): from the
+   raw ``events`` relation and ``profile_ids``, the two relations that the
+   compiled segment logic reads, with every referenced JSON value already
+   typed (see ``needs.py``):
+
+   ``seg_events(id_kind, id_value, seq, t, type, event, <property facets>)``:
+   one row per message up to ``as_of`` (``t`` in microseconds since the
+   epoch, ``event`` set for track calls only), with its primary identifier
+   (userId, else anonymousId) as a ``profile_ids`` key: the compiled query
+   aggregates per identifier first and joins the (far fewer) identifier
+   rows to their profiles, instead of joining every event;
+
+   ``seg_traits(pid, <trait facets>)``: each referenced trait's latest
+   ``identify`` value across the profile's identifiers, by (event time,
+   seq); a JSON null there makes the trait missing.
+
+The raw ``events`` relation needs the columns ``seq, type, event, user_id,
+anonymous_id, event_time, properties, traits`` of the store's table (JSON
+columns may be text).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import duckdb
+import pyarrow as pa
+from sqlglot import exp
+
+from segmint.config.model import IdentityConfig
+from segmint.identity.graph import ANONYMOUS_ID, USER_ID
+from segmint.identity.profiles import resolve_identities
+from segmint.segments.batch.dialects import Dialect
+from segmint.segments.batch.needs import Needs, ValueNeed
+
+PROFILE_IDS_SCHEMA = pa.schema([("kind", pa.string()), ("value", pa.string()), ("profile_id", pa.string())])
+
+
+def profile_ids(con: duckdb.DuckDBPyConnection, identity: IdentityConfig, as_of: datetime) -> pa.Table:
+    """Every identifier seen up to ``as_of`` and the id of its profile then."""
+    graph = resolve_identities(con, identity, as_of)
+    kinds: list[str] = []
+    values: list[str] = []
+    profiles: list[str] = []
+    for profile_id, members in graph.profiles():
+        for kind, value in members:
+            kinds.append(kind)
+            values.append(value)
+            profiles.append(profile_id)
+    return pa.table([kinds, values, profiles], schema=PROFILE_IDS_SCHEMA)
+
+
+def iso(as_of: datetime) -> str:
+    """``as_of`` in UTC as ISO-8601 text (a naive instant is taken as UTC)."""
+    moment = as_of.replace(tzinfo=timezone.utc) if as_of.tzinfo is None else as_of.astimezone(timezone.utc)
+    return moment.isoformat()
+
+
+def micros(as_of: datetime) -> int:
+    """``as_of`` in microseconds since the epoch, as the engines compute ``t``."""
+    moment = as_of.replace(tzinfo=timezone.utc) if as_of.tzinfo is None else as_of
+    delta = moment - datetime(1970, 1, 1, tzinfo=timezone.utc)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _col(name: str, table: str | None = None) -> exp.Column:
+    return exp.column(name, table=table)
+
+
+def _str(text: str) -> exp.Literal:
+    return exp.Literal.string(text)
+
+
+def _in(expression: exp.Expression, names: set[str]) -> exp.Expression:
+    return exp.In(this=expression, expressions=[_str(n) for n in sorted(names)])
+
+
+def _primary_join(ids: str) -> tuple[exp.Expression, exp.Expression]:
+    """The profile-id table and the condition that joins a message to its primary id."""
+    kind = exp.Case().when(exp.column("user_id", "e").is_(exp.null()).not_(), _str(USER_ID)).else_(_str(ANONYMOUS_ID))
+    on = exp.and_(
+        exp.EQ(this=_col("kind", "i"), expression=kind),
+        exp.EQ(this=_col("value", "i"), expression=exp.func("COALESCE", _col("user_id", "e"), _col("anonymous_id", "e"))),
+    )
+    return exp.to_table(ids).as_("i"), on
+
+
+def _facets(dialect: Dialect, need: ValueNeed, value: exp.Expression, kind: exp.Expression) -> list[exp.Expression]:
+    """The typed columns of one value, given the value and its kind column."""
+
+    def when(k: str, then: exp.Expression) -> exp.Expression:
+        return exp.Case().when(exp.EQ(this=kind, expression=_str(k)), then)
+
+    columns = [
+        exp.alias_(kind.is_(exp.null()).not_(), need.column("present")),
+        exp.alias_(when("num", dialect.to_double(value)), need.column("num")),
+        exp.alias_(when("str", dialect.to_string(value)), need.column("str")),
+        exp.alias_(when("bool", dialect.to_boolean(value)), need.column("bool")),
+    ]
+    for item_kind in sorted(need.items):
+        columns.append(exp.alias_(when("list", dialect.items(value, item_kind)), need.column(f"items_{item_kind}")))
+    return columns
+
+
+def prepared_events(dialect: Dialect, needs: Needs, as_of: datetime, events: str = "events") -> exp.Select:
+    """``seg_events`` (see the module docstring) as a query over the raw relations."""
+    scoped = set().union(*(n.scope for n in needs.properties.values())) if needs.properties else set()
+    track_event = exp.Case().when(exp.EQ(this=_col("type", "e"), expression=_str("track")), _col("event", "e"))
+    base = (
+        exp.select(
+            _col("seq", "e"), _col("event_time", "e"), _col("user_id", "e"), _col("anonymous_id", "e"),
+            _col("type", "e"), exp.alias_(track_event, "event"),
+        )
+        .from_(exp.to_table(events).as_("e"))
+        .where(exp.LTE(this=_col("event_time", "e"), expression=dialect.instant(iso(as_of))))
+    )
+    keep = ["seq", "event_time", "user_id", "anonymous_id", "type", "event"]
+    if scoped:
+        document = exp.Case().when(_in(track_event, scoped), dialect.document(_col("properties", "e")))
+        base = base.select(exp.alias_(document, "doc"))
+        values = exp.select(*keep, *[
+            exp.alias_(exp.Case().when(_in(_col("event"), need.scope), dialect.get(_col("doc"), path)), f"{need.prefix}_x")
+            for path, need in needs.properties.items()
+        ]).from_(base.subquery("b"))
+        xs = [f"{n.prefix}_x" for n in needs.properties.values()]
+        kinds = exp.select(*keep, *xs, *[
+            exp.alias_(dialect.kind(_col(f"{n.prefix}_x")), f"{n.prefix}_k") for n in needs.properties.values()
+        ]).from_(values.subquery("v"))
+        source = kinds.subquery("e")
+    else:
+        source = base.subquery("e")
+    facets = [
+        column
+        for need in needs.properties.values()
+        for column in _facets(dialect, need, _col(f"{need.prefix}_x", "e"), _col(f"{need.prefix}_k", "e"))
+    ]
+    id_kind = exp.Case().when(_col("user_id", "e").is_(exp.null()).not_(), _str(USER_ID)).else_(_str(ANONYMOUS_ID))
+    return exp.select(
+        exp.alias_(id_kind, "id_kind"),
+        exp.alias_(exp.func("COALESCE", _col("user_id", "e"), _col("anonymous_id", "e")), "id_value"),
+        _col("seq", "e"), exp.alias_(dialect.micros(_col("event_time", "e")), "t"), _col("type", "e"), _col("event", "e"),
+        *facets,
+    ).from_(source)
+
+
+def prepared_traits(
+    dialect: Dialect, needs: Needs, as_of: datetime, events: str = "events", ids: str = "profile_ids"
+) -> exp.Select | None:
+    """``seg_traits`` (see the module docstring), or None when no trait is referenced."""
+    if not needs.traits:
+        return None
+    base = (
+        exp.select(
+            _col("seq", "e"), _col("event_time", "e"), _col("user_id", "e"), _col("anonymous_id", "e"),
+            exp.alias_(dialect.document(_col("traits", "e")), "doc"),
+        )
+        .from_(exp.to_table(events).as_("e"))
+        .where(exp.and_(
+            exp.EQ(this=_col("type", "e"), expression=_str("identify")),
+            exp.LTE(this=_col("event_time", "e"), expression=dialect.instant(iso(as_of))),
+            _col("traits", "e").is_(exp.null()).not_(),
+        ))
+    )
+    table, on = _primary_join(ids)
+    order = exp.Struct(expressions=[
+        exp.PropertyEQ(this=exp.to_identifier("t"), expression=_col("event_time", "e")),
+        exp.PropertyEQ(this=exp.to_identifier("s"), expression=_col("seq", "e")),
+    ])
+    values = (
+        exp.select(exp.alias_(_col("profile_id", "i"), "pid"), exp.alias_(order, "ord"), *[
+            exp.alias_(dialect.get(_col("doc", "e"), (name,)), f"{need.prefix}_x") for name, need in needs.traits.items()
+        ])
+        .from_(base.subquery("e"))
+        .join(table, on=on)
+    )
+    latest = exp.select("pid", *[
+        exp.alias_(
+            exp.Filter(
+                this=exp.ArgMax(this=_col(f"{n.prefix}_x"), expression=_col("ord")),
+                expression=exp.Where(this=_col(f"{n.prefix}_x").is_(exp.null()).not_()),
+            ),
+            f"{n.prefix}_x",
+        )
+        for n in needs.traits.values()
+    ]).from_(values.subquery("v")).group_by("pid")
+    kinds = exp.select("pid", *[
+        item for n in needs.traits.values()
+        for item in (_col(f"{n.prefix}_x"), exp.alias_(dialect.kind(_col(f"{n.prefix}_x")), f"{n.prefix}_k"))
+    ]).from_(latest.subquery("l"))
+    facets = [
+        column
+        for need in needs.traits.values()
+        for column in _facets(dialect, need, _col(f"{need.prefix}_x", "k"), _col(f"{need.prefix}_k", "k"))
+    ]
+    return exp.select(exp.alias_(_col("pid", "k"), "pid"), *facets).from_(kinds.subquery("k"))

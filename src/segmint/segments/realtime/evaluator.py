@@ -1,0 +1,491 @@
+"""The real-time segment evaluator: messages in any order, a clock that moves forward.
+
+    evaluator = RealtimeEvaluator(load_segments(config.segments), config.identity, start=now)
+    changes = evaluator.feed(rows)      # rows of the store's `events` table
+    changes += evaluator.advance(later) # what time alone changes, each at its instant
+
+Semantics (shared/spec/segments.md): at the clock's instant only messages
+with ``event_time <= now`` exist. A message from the future is held until
+the clock reaches it; a late one (older than the clock) counts exactly as
+it would have in order, and its identity link is placed where it belongs
+in time. Memberships change when a message arrives, and when time alone
+moves a ``within`` window past an event or a ``not_followed_by`` deadline
+passes; :meth:`advance` emits every such change at its exact instant.
+
+How (see ``state.py``, ``leaves.py``, ``plan.py``, ``timers.py``):
+
+- state is kept per identifier (the primary id of each message), and a
+  profile is evaluated over the states of its identifiers, so identity
+  merges and re-splits move no state;
+- a message re-evaluates only the leaves of the logs it fed (routes are
+  indexed by event name; an ``identify`` touches only the trait leaves of
+  the keys it sets; a link only the profiles it merges or splits), and a
+  segment is recomputed only when one of its leaves or referenced segments
+  changed;
+- each leaf knows the next instant time alone could flip it; a profile is
+  scheduled at the earliest of those.
+
+Changes are computed per instant: everything that happens at one instant
+(messages, deadlines) is applied, then each touched profile's memberships
+are compared with what they were before that instant. A change caused by a
+late message is stamped with the clock's instant, when it became known.
+"""
+
+from __future__ import annotations
+
+import heapq
+import pickle
+from datetime import datetime, timezone
+from typing import Any, Iterable
+
+import orjson
+
+from segmint.config.model import IdentityConfig
+from segmint.errors import NotFoundError, SegmintError
+from segmint.identity.extract import message_ids
+from segmint.identity.graph import IdentityGraph, IdKey, Link
+from segmint.segments.changes import Change, Memberships
+from segmint.segments.parse import LoadedSegments
+from segmint.segments.realtime.explain import explain_condition
+from segmint.segments.realtime.leaves import instant
+from segmint.segments.realtime.plan import SNAPSHOT_FORMAT, Plan, compile_plan
+from segmint.segments.realtime.state import IdState
+from segmint.segments.realtime.timers import Schedule
+
+BEFORE = -(1 << 62)  # the clock of an evaluator created without `start`: nothing exists yet
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+class SnapshotError(SegmintError):
+    """A snapshot cannot be restored: not one, another format, or other definitions.
+
+    The caller rebuilds the evaluator from the store by feeding all events.
+    """
+
+
+def micros(moment: datetime | str) -> int:
+    """Microseconds since the epoch, exactly (a naive datetime is UTC)."""
+    if isinstance(moment, str):
+        from segmint.clock import parse_instant
+
+        moment = parse_instant(moment)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    delta = moment - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _json(value: Any) -> Any:
+    return orjson.loads(value) if isinstance(value, (str, bytes)) else value
+
+
+class Profile:
+    """One resolved profile's cached verdicts: leaves, segments, timers."""
+
+    __slots__ = ("id", "keys", "states", "leaves", "segments", "due_of", "due", "alive", "fresh", "dirty")
+
+    def __init__(self, profile_id: str, keys: list[IdKey], states: list[IdState], plan: Plan) -> None:
+        self.id = profile_id
+        self.keys = keys                      # its identifiers that have messages of their own
+        self.states = states
+        self.leaves = list(plan.default_leaves)
+        self.segments = plan.default_segments  # replaced on change, never mutated
+        self.due_of: dict[int, int] = {}       # leaf -> next instant time alone may flip it
+        self.due: int | None = None            # its valid entry in the schedule
+        self.alive = True
+        self.fresh = True                      # created since the last instant was settled
+        self.dirty: set[int] = set()           # leaves to re-evaluate
+
+
+class RealtimeEvaluator:
+    """Incremental evaluation of every usable segment; see the module docstring."""
+
+    def __init__(self, segments: LoadedSegments, identity: IdentityConfig, start: datetime | None = None) -> None:
+        self._plan = compile_plan(segments, identity)
+        self._identity = identity
+        self._clock = micros(start) if start is not None else BEFORE
+        self._graph = IdentityGraph(identity.limits, identity.max_ids)
+        self._links: dict[tuple[IdKey, IdKey], tuple[int, int]] = {}  # first appearance of each link
+        self._ids: dict[IdKey, IdState] = {}
+        self._profile_of: dict[IdKey, Profile] = {}
+        self._by_id: dict[str, Profile] = {}
+        self._members: list[set[str]] = [set() for _ in self._plan.names]
+        self._index = {name: i for i, name in enumerate(self._plan.names)}
+        self._held: list[tuple[int, int, int, dict[str, Any]]] = []
+        self._tick = 0
+        self._schedule = Schedule()
+        self._touched: dict[Profile, None] = {}  # an ordered set
+        self._all_leaves = range(len(self._plan.leaves))
+
+    # ---- time and messages -------------------------------------------------------
+
+    @property
+    def clock(self) -> datetime | None:
+        return None if self._clock == BEFORE else instant(self._clock)
+
+    @property
+    def fingerprint(self) -> str:
+        """Identifies the definitions and identity rules a snapshot is valid for."""
+        return self._plan.fingerprint
+
+    def feed(self, rows: Iterable[dict[str, Any]]) -> list[Change]:
+        """Take in messages; return the changes they cause now (future ones are held)."""
+        clock, held = self._clock, self._held
+        for row in rows:
+            at = micros(row["event_time"])
+            if at > clock:
+                self._tick += 1
+                heapq.heappush(held, (at, row["seq"], self._tick, row))
+            else:
+                self._apply(row, at)
+        return self._settle(clock)
+
+    def advance(self, now: datetime) -> list[Change]:
+        """Move the clock to ``now`` (an earlier instant is ignored: time never goes back).
+
+        Returns, in time order, every change on the way: held messages
+        becoming visible, windows sliding past events, deadlines passing.
+        """
+        target, held, schedule = micros(now), self._held, self._schedule
+        changes: list[Change] = []
+        while True:
+            at = held[0][0] if held else None
+            timer = schedule.next_at()
+            if timer is not None and (at is None or timer < at):
+                at = timer
+            if at is None or at > target:
+                break
+            self._clock = at
+            while held and held[0][0] == at:
+                self._apply(heapq.heappop(held)[3], at)
+            for profile in schedule.pop(at):
+                due = [leaf for leaf, when in profile.due_of.items() if when <= at]  # type: ignore[attr-defined]
+                if due:
+                    profile.dirty.update(due)  # type: ignore[attr-defined]
+                    self._touched[profile] = None  # type: ignore[index]
+                elif profile.due_of:  # type: ignore[attr-defined]
+                    schedule.want(profile, min(profile.due_of.values()))  # type: ignore[attr-defined]
+            changes += self._settle(at)
+        self._clock = max(self._clock, target)
+        return changes
+
+    def next_instant(self) -> datetime | None:
+        """The earliest instant at which time alone may change something (None: none pending)."""
+        at = self._held[0][0] if self._held else None
+        timer = self._schedule.next_at()
+        if timer is not None and (at is None or timer < at):
+            at = timer
+        return None if at is None else instant(at)
+
+    def _apply(self, row: dict[str, Any], at: int) -> None:
+        """One visible message: identity first, then the logs it feeds."""
+        user, anonymous = row.get("user_id"), row.get("anonymous_id")
+        if user is None and anonymous is None:
+            return  # nobody to count it for (ingestion refuses such messages)
+        seq, kind, graph = row["seq"], row.get("type"), self._graph
+        primary: IdKey = ("user_id", user) if user is not None else ("anonymous_id", anonymous)
+        properties = traits = None
+        if self._identity.identifiers:
+            properties, traits = _json(row.get("properties")), _json(row.get("traits"))
+            parsed = {**row, "properties": properties, "traits": traits, "context": _json(row.get("context"))}
+            carried = message_ids(parsed, self._identity)[1]
+        else:
+            carried = []
+            if user is not None and anonymous is not None:
+                carried.append(("anonymous_id", anonymous))
+            if kind == "alias" and row.get("previous_id") is not None:
+                carried.append(("anonymous_id", row["previous_id"]))
+        if primary not in graph:
+            graph.observe(primary, at, seq)
+        elif (at, seq) < graph.first_seen(primary):
+            graph.observe(primary, at, seq)
+            self._may_rename(primary)
+        state = self._ids.get(primary)
+        if state is None:
+            state = self._ids[primary] = IdState(self._plan.slot_count)
+            self._join(primary, state)
+        for key in carried:
+            if key != primary:
+                self._link(primary, key, at, seq)
+        profile = self._profile_of[primary]
+        self._touched[profile] = None
+        plan = self._plan
+        if kind == "track":
+            routes = plan.routes.get(row.get("event"))  # type: ignore[arg-type]
+            if routes:
+                if properties is None:
+                    properties = _json(row.get("properties"))
+                dirty, by_slot, now = profile.dirty, plan.leaves_of_slot, self._clock
+                for route in routes:
+                    if route.test is None or route.test(properties):
+                        for slot in route.slots:
+                            if slot.take(state, at, seq, properties, now):
+                                dirty.update(by_slot[slot.index])
+        elif kind == "identify" and plan.traits:
+            if traits is None:
+                traits = _json(row.get("traits"))
+            if isinstance(traits, dict):
+                for name, leaves in plan.traits.items():
+                    if name in traits and state.set_trait(name, at, seq, traits[name]):
+                        profile.dirty.update(leaves)
+
+    # ---- identity ------------------------------------------------------------------
+
+    def _join(self, key: IdKey, state: IdState) -> None:
+        """``key`` has its first message: add it to its profile, or make one."""
+        profile = self._profile_of.get(key)
+        if profile is not None:
+            profile.keys.append(key)
+            profile.states.append(state)
+            return
+        profile = Profile(self._graph.profile_id(key), [key], [state], self._plan)
+        for member in self._graph.component(key):
+            self._profile_of[member] = profile
+        self._by_id[profile.id] = profile
+        self._touched[profile] = None
+
+    def _link(self, a: IdKey, b: IdKey, at: int, seq: int) -> None:
+        # Only a link's first appearance matters: resolution only ever joins, so a
+        # link refused once stays refused and one accepted once is a no-op later.
+        pair = (a, b) if a < b else (b, a)
+        known = self._links.get(pair)
+        if known is not None and known <= (at, seq):
+            return
+        self._links[pair] = (at, seq)
+        graph = self._graph
+        before = self._profiles_in([m for k in (a, b) if k in graph for m in graph.cluster_keys(k)])
+        graph.link(Link(at, seq, a, b))
+        self._resolve(graph.cluster_keys(a), before)
+
+    def _may_rename(self, key: IdKey) -> None:
+        """An earlier first sighting of ``key`` may change its profile's id."""
+        profile = self._profile_of.get(key)
+        if profile is not None and self._graph.profile_id(key) != profile.id:
+            keys = self._graph.cluster_keys(key)
+            self._resolve(keys, self._profiles_in(keys), force=True)
+
+    def _profiles_in(self, keys: list[IdKey]) -> set[Profile]:
+        return {p for k in keys if (p := self._profile_of.get(k)) is not None}
+
+    def _resolve(self, keys: list[IdKey], before: set[Profile], force: bool = False) -> None:
+        """Rebuild the profiles of a cluster; keep those whose identifiers and id did not change."""
+        graph, ids, profile_of = self._graph, self._ids, self._profile_of
+        kept: set[Profile] = set()
+        made: list[Profile] = []
+        done: set[IdKey] = set()
+        for key in keys:
+            if key in done:
+                continue
+            component = graph.component(key)
+            done.update(component)
+            primaries = sorted(m for m in component if m in ids)
+            if not primaries:  # identifiers without messages of their own are no profile
+                for member in component:
+                    profile_of.pop(member, None)
+                continue
+            profile_id = graph.profile_id(key)
+            old = profile_of.get(primaries[0])
+            if not force and old is not None and old.alive and old.id == profile_id and sorted(old.keys) == primaries:
+                kept.add(old)
+                profile = old
+            else:
+                profile = Profile(profile_id, primaries, [ids[m] for m in primaries], self._plan)
+                profile.dirty.update(self._all_leaves)
+                made.append(profile)
+            for member in component:
+                profile_of[member] = profile
+        for old in before - kept:
+            old.alive = False
+            self._touched[old] = None
+            if self._by_id.get(old.id) is old:
+                del self._by_id[old.id]
+        for profile in made:
+            self._by_id[profile.id] = profile
+            self._touched[profile] = None
+
+    # ---- settling an instant -------------------------------------------------------
+
+    def _settle(self, now: int) -> list[Change]:
+        """Re-evaluate what this instant touched; the changes, against the last instant."""
+        touched = self._touched
+        if not touched:
+            return []
+        self._touched = {}
+        diffs: list[tuple[str, list[bool] | None, list[bool] | None]] = []
+        for profile in touched:
+            if not profile.alive:
+                if not profile.fresh:
+                    diffs.append((profile.id, profile.segments, None))
+                continue
+            before = None if profile.fresh else profile.segments
+            if profile.dirty:
+                self._evaluate(profile, now)
+            profile.fresh = False
+            if before is None or profile.segments is not before:
+                diffs.append((profile.id, before, profile.segments))
+        if not diffs:
+            return []
+        pre: dict[str, list[bool]] = {}
+        post: dict[str, list[bool]] = {}
+        for profile_id, old, new in diffs:
+            if old is not None:
+                pre[profile_id] = old
+            if new is not None:
+                post[profile_id] = new
+        at, names, members, changes = instant(now), self._plan.names, self._members, []
+        for profile_id in pre.keys() | post.keys():
+            old, new = pre.get(profile_id), post.get(profile_id)
+            for i, name in enumerate(names):
+                was = old[i] if old is not None else False
+                now_in = new[i] if new is not None else False
+                if was != now_in:
+                    changes.append(Change(at, name, profile_id, now_in))
+                    if now_in:
+                        members[i].add(profile_id)
+                    else:
+                        members[i].discard(profile_id)
+        changes.sort()
+        return changes
+
+    def _evaluate(self, profile: Profile, now: int) -> None:
+        plan = self._plan
+        leaves, values, due_of, states = plan.leaves, profile.leaves, profile.due_of, profile.states
+        changed = []
+        for i in profile.dirty:
+            value, due = leaves[i].evaluate(states, now)
+            if due is None:
+                due_of.pop(i, None)
+            else:
+                due_of[i] = due
+            if value != values[i]:
+                values[i] = value
+                changed.append(i)
+        profile.dirty.clear()
+        if changed:
+            self._recompute(profile, changed)
+        if due_of:
+            self._schedule.want(profile, min(due_of.values()))
+
+    def _recompute(self, profile: Profile, changed: list[int]) -> None:
+        """Segments reading the changed leaves, then those referencing changed segments."""
+        plan = self._plan
+        todo = sorted({s for leaf in changed for s in plan.segments_of_leaf[leaf]})
+        seen = set(todo)
+        current, new = profile.segments, None
+        formulas, dependents, leaves = plan.formulas, plan.dependents, profile.leaves
+        while todo:  # a sorted list is a heap; dependency order is index order
+            j = heapq.heappop(todo)
+            values = new if new is not None else current
+            value = formulas[j](leaves, values)
+            if value != values[j]:
+                if new is None:
+                    new = values = list(current)
+                new[j] = value
+                for d in dependents[j]:
+                    if d not in seen:
+                        seen.add(d)
+                        heapq.heappush(todo, d)
+        if new is not None:
+            profile.segments = new
+
+    # ---- reading -------------------------------------------------------------------
+
+    def memberships(self) -> Memberships:
+        """Every usable segment (by name) and its members' profile ids, sorted."""
+        return {name: sorted(self._members[self._index[name]]) for name in sorted(self._plan.names)}
+
+    def members(self, segment: str) -> list[str]:
+        return sorted(self._members[self._segment(segment)])
+
+    def segments_of(self, profile_id: str) -> list[str]:
+        """The segments a profile is in (none for an unknown profile)."""
+        profile = self._by_id.get(profile_id)
+        if profile is None:
+            return []
+        return sorted(name for name, held in zip(self._plan.names, profile.segments) if held)
+
+    def profile_ids(self) -> list[str]:
+        return sorted(self._by_id)
+
+    def explain(self, profile_id: str, segment: str) -> dict[str, Any]:
+        """Which conditions hold for the profile, and which events made them hold."""
+        index = self._segment(segment)
+        profile = self._by_id.get(profile_id)
+        if profile is None:
+            raise NotFoundError(f"no profile {profile_id!r} at {self._describe_clock()} (give a profile id: "
+                                "its userId, else its earliest anonymousId)")
+        tree = explain_condition(self._plan.conditions[index], self._plan, profile.states, profile.segments,
+                                 self._clock)
+        return {
+            "profile_id": profile_id,
+            "segment": segment,
+            "at": None if self._clock == BEFORE else instant(self._clock).isoformat(),
+            "member": profile.segments[index],
+            "identifiers": [f"{kind}:{value}" for kind, value in sorted(profile.keys)],
+            "condition": tree,
+        }
+
+    def _segment(self, name: str) -> int:
+        index = self._index.get(name)
+        if index is None:
+            known = ", ".join(sorted(self._index)) or "none"
+            raise NotFoundError(f"no usable segment named {name!r} (usable: {known})")
+        return index
+
+    def _describe_clock(self) -> str:
+        return "the start" if self._clock == BEFORE else instant(self._clock).isoformat()
+
+    # ---- snapshots -----------------------------------------------------------------
+
+    def snapshot(self) -> bytes:
+        """The state that survives a restart (versioned; valid for these definitions only)."""
+        state = {
+            "format": SNAPSHOT_FORMAT,
+            "fingerprint": self._plan.fingerprint,
+            "clock": self._clock,
+            "graph": self._graph,
+            "links": self._links,
+            "ids": self._ids,
+            "held": self._held,
+            "tick": self._tick,
+        }
+        return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+
+    @classmethod
+    def restore(cls, snapshot: bytes, segments: LoadedSegments, identity: IdentityConfig) -> RealtimeEvaluator:
+        """An evaluator in the snapshot's state, its pending deadlines and windows included.
+
+        Raises :class:`SnapshotError` when the snapshot is unreadable, of
+        another format, or taken under other definitions or identity rules.
+        Snapshots are pickles: restore only those this process's store wrote.
+        """
+        try:
+            state = pickle.loads(snapshot)
+        except Exception as error:  # noqa: BLE001 - any unpickling failure means "not a snapshot"
+            raise SnapshotError(f"not a real-time snapshot ({error}); rebuild by feeding the stored events") from None
+        if not isinstance(state, dict) or state.get("format") != SNAPSHOT_FORMAT:
+            found = state.get("format") if isinstance(state, dict) else None
+            raise SnapshotError(f"snapshot format {found!r}, this segmint reads {SNAPSHOT_FORMAT}; "
+                                "rebuild by feeding the stored events")
+        evaluator = cls(segments, identity)
+        if state["fingerprint"] != evaluator.fingerprint:
+            raise SnapshotError("the segment definitions or identity rules changed since this snapshot was "
+                                "taken; rebuild the real-time state by feeding the stored events")
+        evaluator._clock = state["clock"]
+        evaluator._graph = state["graph"]
+        evaluator._links = state["links"]
+        evaluator._ids = state["ids"]
+        evaluator._held = state["held"]
+        evaluator._tick = state["tick"]
+        for profile_id, members in evaluator._graph.profiles():
+            primaries = sorted(m for m in members if m in evaluator._ids)
+            if not primaries:
+                continue
+            profile = Profile(profile_id, primaries, [evaluator._ids[m] for m in primaries], evaluator._plan)
+            profile.dirty.update(evaluator._all_leaves)
+            for member in members:
+                evaluator._profile_of[member] = profile
+            evaluator._by_id[profile_id] = profile
+            evaluator._touched[profile] = None
+        evaluator._settle(evaluator._clock)  # memberships as they were; nothing to emit
+        return evaluator
