@@ -34,12 +34,15 @@ def demo_command(
 
         chapters["collect"] = story.collect(demo, on_progress=advance)
     chapters["profiles"] = story.profiles(demo)
+    with console.status("evaluating segments in batch and in real time", spinner="dots") if not as_json else _nothing():
+        chapters["segments"] = story.segments(demo)
     chapters["lifetime_value"] = story.lifetime_value(demo)
     if as_json:
         print_json({"directory": str(directory), "now": demo.now, **chapters})
     else:
         _show_collect(chapters["collect"])
         _show_profiles(chapters["profiles"])
+        _show_segments(chapters["segments"])
         _show_clv(chapters["lifetime_value"])
         console.print(
             f"\nThe store is {demo.db_path}. Try:\n"
@@ -84,10 +87,41 @@ def _show_profiles(data: dict[str, Any]) -> None:
         console.print(table(None, ["trait", "value"], sorted(example["traits"].items())))
 
 
+def _show_segments(data: dict[str, Any]) -> None:
+    from segmint.cli.segments import print_explanation
+
+    console.print(
+        f"\n[bold]3. Segment[/bold]: at {data['as_of']:%Y-%m-%d %H:%M} UTC, in batch (SQL on DuckDB) and in real time "
+        f"(every message replayed in arrival order, {data['real_time_changes']:,} entries and exits on the way)"
+    )
+
+    def personas(counts: dict[str, int]) -> str:
+        ranked = sorted(counts.items(), key=lambda kv: -kv[1])[:2]
+        return ", ".join(f"{name} {count}" for name, count in ranked)
+
+    console.print(
+        table(None, ["segment", "campaign", "batch", "real time", "agree", "planted personas"],
+              [(r["segment"], _short(r["description"]), r["size"], r["real_time_size"],
+                "[green]yes[/green]" if r["agree"] else "[red]NO[/red]", personas(r["personas"]))
+               for r in data["segments"]])
+    )
+    for error in data["errors"]:
+        console.print(f"[red]segment error:[/red] {error}")
+    explained = data["explained"]
+    if explained["why"]:
+        console.print(f"\nWhy is {explained['profile']} in {explained['segment']}? (segmint segments explain)")
+        print_explanation(explained["why"])
+
+
+def _short(text: str | None, width: int = 44) -> str:
+    text = (text or "").split(" (")[0]
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def _show_clv(data: dict[str, Any]) -> None:
     b, g = data["bgnbd"], data["gamma_gamma"]
     console.print(
-        f"\n[bold]3. Learn[/bold]: lifetime value (BG/NBD r={b['r']:.3f} α={b['alpha']:.3f} a={b['a']:.3f} "
+        f"\n[bold]4. Learn[/bold]: lifetime value (BG/NBD r={b['r']:.3f} α={b['alpha']:.3f} a={b['a']:.3f} "
         f"b={b['b']:.3f}; Gamma-Gamma p={g['p']:.2f} q={g['q']:.2f} v={g['v']:.2f}) "
         f"over {data['customers']:,} buyers, {data['repeat_customers']:,} repeat"
     )

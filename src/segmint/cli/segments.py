@@ -140,23 +140,28 @@ def explain(
 
 
 def print_explanation(result: dict) -> None:
-    """Print an explanation tree (as returned by the real-time evaluator's explain)."""
+    """Print an explanation (as the real-time evaluator's ``explain`` returns it) as a tree."""
     from rich.tree import Tree
 
     def label(node: dict) -> str:
         mark = "[green]✔[/green]" if node.get("holds") else "[red]✘[/red]"
-        return f"{mark} {node.get('condition') or node.get('kind')}"
+        text = f"{mark} {node.get('condition')}"
+        if "value" in node:
+            text += f"  [dim](value: {node['value']!r})[/dim]"
+        return text
 
     def grow(tree: Tree, node: dict) -> None:
-        for event in node.get("events", [])[:10]:
-            tree.add(f"[dim]{event.get('event_time')} {event.get('event') or event.get('type')} (seq {event.get('seq')})[/dim]")
-        for child in node.get("children", []):
+        events = node.get("events") or []
+        for event in events[:8]:
+            tree.add(f"[dim]{event.get('event_time')}  {event.get('event')}  (seq {event.get('seq')})[/dim]")
+        if len(events) > 8:
+            tree.add(f"[dim]… and {len(events) - 8} more events[/dim]")
+        for child in node.get("conditions", []):
             grow(tree.add(label(child)), child)
 
-    root = result.get("tree", result)
-    heading = f"{result.get('profile_id', '')} in {result.get('segment', '')}: {'yes' if result.get('member', root.get('holds')) else 'no'}"
-    tree = Tree(f"[bold]{heading}[/bold]")
-    grow(tree.add(label(root)), root)
+    verdict = "is in" if result.get("member") else "is not in"
+    tree = Tree(f"[bold]{result.get('profile_id')} {verdict} {result.get('segment')}[/bold] at {result.get('at')}")
+    grow(tree.add(label(result["condition"])), result["condition"])
     console.print(tree)
 
 

@@ -141,3 +141,68 @@ def lifetime_value(demo: Demo, top: int = 8) -> dict[str, Any]:
             for index, row in best.iterrows()
         ],
     }
+
+
+def segments(demo: Demo, explain_segment: str = "cart_abandoners") -> dict[str, Any]:
+    """The campaign segments, in batch and in real time, and why one member is in one."""
+    from segmint.segments.batch import evaluate_duckdb
+    from segmint.segments.inspect import explain
+    from segmint.segments.parse import load_segments
+    from segmint.segments.realtime import RealtimeEvaluator
+
+    assert demo.store is not None
+    loaded = load_segments(demo.config.segments)
+    batch = evaluate_duckdb(demo.store.cursor(), loaded, demo.config.identity, demo.now)
+
+    # Real time: every stored message in arrival order, the clock following
+    # the events, then moved to now; it must agree with the batch answer.
+    evaluator = RealtimeEvaluator(loaded, demo.config.identity)
+    changes = 0
+    clock = None
+    reader = demo.store.cursor().sql(
+        f"SELECT * FROM events WHERE event_time <= TIMESTAMPTZ '{demo.now.isoformat()}' ORDER BY seq"
+    ).to_arrow_reader(50_000)
+    for chunk in reader:
+        for row in chunk.to_pylist():
+            changes += len(evaluator.feed([row]))
+            if clock is None or row["event_time"] > clock:
+                clock = row["event_time"]
+                changes += len(evaluator.advance(clock))
+    changes += len(evaluator.advance(demo.now))
+    live = evaluator.memberships()
+
+    personas = _personas(demo)
+    table = []
+    for name, members in batch.items():
+        definition = loaded.definitions[name]
+        counts: dict[str, int] = {}
+        for member in members:
+            persona = personas.get(member, "unknown")
+            counts[persona] = counts.get(persona, 0) + 1
+        table.append(
+            {
+                "segment": name,
+                "description": definition.description,
+                "size": len(members),
+                "real_time_size": len(live.get(name, [])),
+                "agree": live.get(name, []) == members,
+                "personas": counts,
+            }
+        )
+    member = batch.get(explain_segment, [])
+    explanation = (
+        explain(demo.store, loaded, demo.config.identity, member[0], explain_segment, demo.now) if member else None
+    )
+    return {
+        "as_of": demo.now,
+        "segments": table,
+        "errors": [str(e) for e in loaded.errors],
+        "real_time_changes": changes,
+        "explained": {"segment": explain_segment, "profile": member[0] if member else None, "why": explanation},
+    }
+
+
+def _personas(demo: Demo) -> dict[str, str]:
+    assert demo.files is not None
+    frame = pd.read_csv(demo.files.personas_path)
+    return dict(zip(frame["profile_id"].astype(str), frame["persona"]))

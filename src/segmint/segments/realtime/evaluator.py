@@ -79,6 +79,17 @@ def _json(value: Any) -> Any:
     return orjson.loads(value) if isinstance(value, (str, bytes)) else value
 
 
+def _json_with(value: Any, quoted: tuple[str, ...]) -> Any:
+    """``value`` parsed, or None when its text cannot hold any of the ``quoted`` keys.
+
+    A key is in JSON text either literally in quotes or written with an
+    escape, which needs a backslash: without both, it is certainly absent.
+    """
+    if isinstance(value, str) and "\\" not in value and not any(q in value for q in quoted):
+        return None
+    return _json(value)
+
+
 class Profile:
     """One resolved profile's cached verdicts: leaves, segments, timers."""
 
@@ -116,6 +127,13 @@ class RealtimeEvaluator:
         self._schedule = Schedule()
         self._touched: dict[Profile, None] = {}  # an ordered set
         self._all_leaves = range(len(self._plan.leaves))
+        # The JSON columns configured identifiers read, and the first key each path takes there.
+        roots: dict[str, set[str]] = {}
+        for identifier in identity.identifiers.values():
+            for path in identifier.paths:
+                root, _, rest = path.partition(".")
+                roots.setdefault(root, set()).add(orjson.dumps(rest.split(".")[0]).decode())
+        self._id_roots = tuple((root, tuple(sorted(keys))) for root, keys in sorted(roots.items()))
 
     # ---- time and messages -------------------------------------------------------
 
@@ -185,10 +203,15 @@ class RealtimeEvaluator:
         seq, kind, graph = row["seq"], row.get("type"), self._graph
         primary: IdKey = ("user_id", user) if user is not None else ("anonymous_id", anonymous)
         properties = traits = None
-        if self._identity.identifiers:
-            properties, traits = _json(row.get("properties")), _json(row.get("traits"))
-            parsed = {**row, "properties": properties, "traits": traits, "context": _json(row.get("context"))}
+        if self._id_roots:
+            parsed = {"user_id": user, "anonymous_id": anonymous, "type": kind, "previous_id": row.get("previous_id")}
+            for root, quoted in self._id_roots:
+                parsed[root] = _json_with(row.get(root), quoted)
             carried = message_ids(parsed, self._identity)[1]
+            if isinstance(row.get("properties"), str) and parsed.get("properties") is not None:
+                properties = parsed["properties"]
+            if isinstance(row.get("traits"), str) and parsed.get("traits") is not None:
+                traits = parsed["traits"]
         else:
             carried = []
             if user is not None and anonymous is not None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from datetime import datetime, timedelta, timezone
-from heapq import merge
 from itertools import accumulate
 from typing import Any, Sequence
 
@@ -41,10 +40,11 @@ class CountTest:
     """A count's comparisons, with the largest smaller count that answers differently.
 
     The answer can only change at ``floor(v)`` or ``floor(v) + 1`` for an
-    operand ``v``, so it is constant between those breakpoints.
+    operand ``v``, so it is constant between those breakpoints; answers are
+    tabled up to the last breakpoint (beyond it, they are all the same).
     """
 
-    __slots__ = ("comparisons", "points", "_cache")
+    __slots__ = ("comparisons", "points", "table", "_cache")
 
     def __init__(self, comparisons: tuple[Comparison, ...]) -> None:
         self.comparisons = comparisons
@@ -56,15 +56,26 @@ class CountTest:
                     points.update(p for p in (math.floor(v), math.floor(v) + 1) if p >= 0)
         self.points = sorted(points)
         self._cache: dict[int, tuple[bool, int]] = {}
+        top = self.points[-1]
+        self.table = [self._compute(c) for c in range(top + 1)] if top <= 4096 else []
 
     def at(self, count: int) -> tuple[bool, int]:
         """(holds for ``count``, largest smaller count that does not agree, or -1)."""
-        top = self.points[-1]
-        key = count if count < top else top
+        table = self.table
+        if table:
+            return table[count] if count < len(table) else table[-1]
+        key = min(count, self.points[-1])
         hit = self._cache.get(key)
         if hit is None:
             hit = self._cache[key] = self._compute(key)
         return hit
+
+    def is_any(self) -> bool | None:
+        """True when the test means "at least one", False for "none", None otherwise."""
+        zero, one = self.at(0), self.at(1)
+        if zero[0] == one[0] or self.at(10 ** 9)[1] != 0:
+            return None  # not a single step between 0 and 1
+        return one[0]
 
     def _compute(self, count: int) -> tuple[bool, int]:
         truth = all_hold(count, self.comparisons)
@@ -104,6 +115,33 @@ class CountLeaf:
                 "note": f"the latest {len(recent)} of {n}" if n > len(recent) else None}
 
 
+class RecentLeaf:
+    """``performed`` with ``within`` and a count meaning "at least one" (or "none").
+
+    The common case, kept cheap: only the latest event time matters.
+    """
+
+    __slots__ = ("slot", "event", "window", "wanted")
+    timed = True
+
+    def __init__(self, slot: int, event: str, window: int, wanted: bool) -> None:
+        self.slot, self.event, self.window, self.wanted = slot, event, window, wanted
+
+    def evaluate(self, states: States, now: int) -> Verdict:
+        slot, latest = self.slot, None
+        for state in states:
+            log = state.logs[slot]
+            if log is not None and log.ts and (latest is None or log.ts[-1] > latest):
+                latest = log.ts[-1]
+        if latest is None or latest <= now - self.window:
+            return not self.wanted, None
+        return self.wanted, latest + self.window
+
+    def explain(self, states: States, now: int) -> dict[str, Any]:
+        return WindowCountLeaf(self.slot, self.event, self.window, ()).explain(states, now) | {
+            "holds": self.evaluate(states, now)[0]}
+
+
 class WindowCountLeaf:
     """``performed`` with ``count`` and ``within``: events in (now - within, now]."""
 
@@ -113,18 +151,16 @@ class WindowCountLeaf:
     def __init__(self, slot: int, event: str, window: int, comparisons: tuple[Comparison, ...]) -> None:
         self.slot, self.event, self.window, self.test = slot, event, window, CountTest(comparisons)
 
-    def _times(self, states: States, cut: int) -> tuple[list[int], int]:
-        slot = self.slot
+    def evaluate(self, states: States, now: int) -> Verdict:
+        cut, slot = now - self.window, self.slot
         if len(states) == 1:
             log = states[0].logs[slot]
-            if log is None:
-                return [], 0
-            return log.ts, bisect_right(log.ts, cut)
-        parts = [log.ts[bisect_right(log.ts, cut):] for s in states if (log := s.logs[slot]) is not None]
-        return list(merge(*parts)), 0
-
-    def evaluate(self, states: States, now: int) -> Verdict:
-        ts, start = self._times(states, now - self.window)
+            ts = log.ts if log is not None else ()
+            start = bisect_right(ts, cut)
+        else:
+            parts = [log.ts[bisect_right(log.ts, cut):] for s in states if (log := s.logs[slot]) is not None]
+            ts = sorted(parts[0] + parts[1]) if len(parts) == 2 else sorted(t for part in parts for t in part)
+            start = 0
         count = len(ts) - start
         truth, smaller = self.test.at(count)
         if smaller < 0:
@@ -138,8 +174,8 @@ class WindowCountLeaf:
             (at, seq) for s in states if (log := s.logs[self.slot]) is not None
             for at, seq in zip(log.ts, log.seqs) if at > cut
         )
-        return {"holds": self.test.at(len(pairs))[0], "count": len(pairs),
-                "events": _events(self.event, pairs[-20:]),
+        return {"holds": self.test.at(len(pairs))[0] if self.test.comparisons else bool(pairs),
+                "count": len(pairs), "events": _events(self.event, pairs[-20:]),
                 "note": f"the latest 20 of {len(pairs)}" if len(pairs) > 20 else None}
 
 
@@ -390,4 +426,4 @@ class TraitLeaf:
                 "events": _events("identify", [source]) if source else []}
 
 
-Leaf = CountLeaf | WindowCountLeaf | TotalLeaf | WindowAggregateLeaf | FollowedByLeaf | NotFollowedByLeaf | TraitLeaf
+Leaf = CountLeaf | RecentLeaf | WindowCountLeaf | TotalLeaf | WindowAggregateLeaf | FollowedByLeaf | NotFollowedByLeaf | TraitLeaf

@@ -42,6 +42,7 @@ from segmint.segments.realtime.leaves import (
     FollowedByLeaf,
     Leaf,
     NotFollowedByLeaf,
+    RecentLeaf,
     TotalLeaf,
     TraitLeaf,
     WindowAggregateLeaf,
@@ -172,6 +173,9 @@ class _Builder:
             if window:
                 sel.horizon = max(sel.horizon, window)
                 leaf = WindowCountLeaf(sel.index, match.event, window, measure.comparisons)
+                wanted = leaf.test.is_any()
+                if wanted is not None:
+                    leaf = RecentLeaf(sel.index, match.event, window, wanted)
             else:
                 sel.recent = True
                 leaf = CountLeaf(sel.index, match.event, measure.comparisons)
