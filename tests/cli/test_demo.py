@@ -32,3 +32,27 @@ def test_demo_runs_end_to_end(tmp_path):
     assert clv["repeat_customers"] <= clv["customers"]
     values = [row["clv_12m"] for row in clv["top"]]
     assert values == sorted(values, reverse=True) and values[0] > 0
+
+
+def test_demo_segments_agree_and_find_the_planted_personas(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "segmint.cli.main", "demo", "--dir", str(tmp_path / "d"), "--customers", "400",
+         "--format", "json"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    chapter = orjson.loads(result.stdout)["segments"]
+    assert chapter["errors"] == []
+    rows = {row["segment"]: row for row in chapter["segments"]}
+    assert all(row["agree"] for row in rows.values()), rows
+    campaigns = {
+        "loyal_buyers": "Loyal Buyers", "window_shoppers": "Window Shoppers",
+        "occasional_buyers": "Occasional Buyers", "new_visitors": "New Visitors",
+        "churned_customers": "Churned Customers",
+    }
+    for segment, persona in campaigns.items():
+        counts = rows[segment]["personas"]
+        assert counts and max(counts, key=counts.get) == persona, (segment, counts)
+    explained = chapter["explained"]
+    assert explained["why"]["member"] is True
+    assert explained["why"]["condition"]["holds"] is True
