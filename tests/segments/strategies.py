@@ -38,22 +38,26 @@ def tick(k: int) -> datetime:
 
 # ---- vocabulary ------------------------------------------------------------
 
-EVENTS = ("Viewed", "Added", "Bought")
+EVENTS = ("Viewed", "Added", "Bought", "It's \"done\"")
 USERS = ("u1", "u2", "u3")
 ANONYMOUS = ("a1", "a2", "a3", "a4")
 DURATIONS = ("5m", "10m", "15m", "20m", "30m", "1h", "300s", "2h", "1d", "1w")
 
+# Texts include SQL wildcards and quotes, and characters whose order differs in UTF-16.
 SCALARS: tuple[Any, ...] = (
     0, 1, 2, 3, 3.0, 2.5, -1, "3", "a", "b", "ab", "A", "", "2026-01-01", "2026-01-01T00:10:00Z", True, False,
+    "a_b", "%", "it's", "\\", "é", "\U0001F600", "\uff21",
 )  # fmt: skip
 NON_BOOL = tuple(v for v in SCALARS if not isinstance(v, bool))
 NUMBERS = (0, 1, 2, 3, 3.0, 2.5, -1, 4, 5, 10)
 
 # Property paths that filters, aggregates and `same` look at (``nope`` is never sent).
-PATHS = ("n", "s", "flag", "cart", "obj.k", "tags", "obj", "nope")
+PATHS = ("n", "s", "flag", "cart", "obj.k", "tags", "obj", "nope", "tags.0", "it's", "a b")
 SAME_PATHS = ("cart", "n", "s", "obj.k", "tags", "nope")
 AGGREGATE_PATHS = ("n", "cart", "obj.k", "s")
-TRAITS = ("age", "plan", "vip", "nope")
+# Names that are also SQL keywords must work as well as any.
+SEGMENT_NAMES = ("s0", "s1", "s2", "select", "order", "not", "null", "from_", "p0", "a0")
+TRAITS = ("age", "plan", "vip", "nope", "x.y")
 
 IDENTITIES = (
     IdentityConfig(),
@@ -160,11 +164,13 @@ def condition(earlier: tuple[str, ...], depth: int) -> st.SearchStrategy[dict[st
 def segment_definitions(draw: st.DrawFn, max_segments: int = 3, depth: int = 2) -> dict[str, Any]:
     """A ``segments:`` mapping; later segments may reference earlier ones."""
     segments: dict[str, Any] = {}
-    for i in range(draw(st.integers(1, max_segments))):
+    count = draw(st.integers(1, max_segments))
+    names = draw(st.one_of(st.just(SEGMENT_NAMES[:count]), st.permutations(SEGMENT_NAMES)))[:count]
+    for i, name in enumerate(names):
         body = dict(draw(condition(tuple(segments), depth)))
         if draw(st.booleans()):
             body["description"] = f"segment {i}"
-        segments[f"s{i}"] = body
+        segments[name] = body
     return segments
 
 
@@ -172,7 +178,11 @@ def segment_definitions(draw: st.DrawFn, max_segments: int = 3, depth: int = 2) 
 
 _PROPERTY_VALUES: dict[str, st.SearchStrategy[Any]] = {
     "n": st.one_of(st.sampled_from(NUMBERS), st.sampled_from(("3", "2.5", True)), st.none()),
-    "s": st.one_of(st.sampled_from(("a", "b", "ab", "A", "3", "", "2026-01-01", "2026-01-01T00:10:00Z", "2026-01-02")), st.none()),
+    "s": st.one_of(
+        st.sampled_from(("a", "b", "ab", "A", "3", "", "2026-01-01", "2026-01-01T00:10:00Z", "2026-01-02", "axb", "a_b")),
+        st.sampled_from(("%", "100%", "it's", "\\", "é", "e\u0301", "\U0001F600", "\uff21", "ab\n")),
+        st.none(),
+    ),
     "flag": st.one_of(st.booleans(), st.just(1), st.none()),
     "cart": st.one_of(st.sampled_from(("c1", "c2", 1, 1.0, "1")), st.none()),
     "obj": st.one_of(
@@ -180,7 +190,9 @@ _PROPERTY_VALUES: dict[str, st.SearchStrategy[Any]] = {
         st.just("k"),
         st.none(),
     ),
-    "tags": st.one_of(st.lists(st.sampled_from(("a", "b", 3, 3.0, True, "ab")), max_size=3), st.just("ab"), st.none()),
+    "tags": st.one_of(st.lists(st.sampled_from(("a", "b", 3, 3.0, True, "ab", None, "a_b")), max_size=3), st.just("ab"), st.none()),
+    "it's": st.sampled_from(("a", 1, None)),
+    "a b": st.sampled_from(("a", 1, None)),
 }
 
 _TRAIT_VALUES: dict[str, st.SearchStrategy[Any]] = {
@@ -188,6 +200,8 @@ _TRAIT_VALUES: dict[str, st.SearchStrategy[Any]] = {
     "plan": st.one_of(st.sampled_from(("free", "pro", "Pro", 3)), st.none()),
     "vip": st.one_of(st.booleans(), st.none()),
     "email": st.one_of(st.sampled_from((" X@x.com", "x@x.com ", "y@y.com", "z@z.com")), st.none()),
+    "x.y": st.sampled_from(("a", 1, None)),
+    "x": st.just({"y": "a"}),  # `trait: x.y` is the key "x.y", not a path
 }
 
 

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, Iterator
 
 import orjson
@@ -39,6 +40,8 @@ err_console = Console(stderr=True)
 def _default(value: Any) -> Any:
     if isinstance(value, (datetime, date)):
         return value.isoformat()
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
     if hasattr(value, "tolist"):
         return value.tolist()
     if hasattr(value, "item"):

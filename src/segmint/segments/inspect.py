@@ -82,7 +82,7 @@ def sizes_over_time(store: StoreReader, segment: str, every: str = "1 day") -> l
                        count(*) FILTER (WHERE entered) AS entries,
                        count(*) FILTER (WHERE NOT entered) AS exits
                 FROM segment_history WHERE segment = ? GROUP BY period)
-            SELECT period, entries, exits, sum(delta) OVER (ORDER BY period) AS size
+            SELECT period, entries, exits, (sum(delta) OVER (ORDER BY period))::BIGINT AS size
             FROM changes ORDER BY period""",
         [segment],
     )

@@ -40,7 +40,7 @@ class Runtime:
         self.ingestor = Ingestor(self.store, self.clock)
         self.profiles = LiveProfiles(self.config.identity)
         self.profiles.load(self.store.cursor())
-        self.segments = _live_segments(self.store, self.config, self.clock)
+        self.segments = LiveSegments(self.store, self.config, self.clock)
         self.segment_failure: str | None = None
         self.committer = GroupCommitter(
             self.ingestor, [self._after_commit], max_wait_s=self.config.server.commit_interval_ms / 1000
@@ -134,37 +134,3 @@ class Runtime:
     def segment_members(self, name: str, cursor: str | None, limit: int) -> tuple[list[str], str | None]:
         return self.segments.members(name, cursor, limit)
 
-
-def _live_segments(store: Store, config: Config, clock: Clock) -> LiveSegments:
-    # TEMPORARY while the real-time evaluator lands: without it the server
-    # serves no segments instead of not starting.
-    try:
-        from segmint.segments.realtime import RealtimeEvaluator  # noqa: F401
-    except ImportError:
-        return _NoSegments()  # type: ignore[return-value]
-    return LiveSegments(store, config, clock)
-
-
-class _NoSegments:
-    def on_commit(self, rows, last_seq):  # type: ignore[no-untyped-def]
-        pass
-
-    def tick(self) -> None:
-        pass
-
-    def snapshot(self) -> None:
-        pass
-
-    def write_status(self, failure: str | None = None) -> None:
-        pass
-
-    def segments_of(self, profile_id: str) -> list[str]:
-        return []
-
-    def sizes(self) -> list[dict[str, object]]:
-        return []
-
-    def members(self, name, cursor, limit):  # type: ignore[no-untyped-def]
-        from segmint.errors import NotFoundError
-
-        raise NotFoundError(f"no segment named {name!r}")
