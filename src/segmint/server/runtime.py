@@ -55,6 +55,7 @@ class Runtime:
     def start(self, url: str) -> None:
         self.committer.start()
         self._rebuilder.start()
+        self.segments.write_status()
         self._ticker.start()
         self.rebuild_profiles()
         write_info(self.db_path, ServerInfo(url=url, token=self.admin_token))
