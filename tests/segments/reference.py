@@ -19,6 +19,7 @@ import json
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
+from fractions import Fraction
 from typing import Any
 
 from segmint.config.model import IdentityConfig
@@ -333,12 +334,12 @@ def _in_window(message: Message, match: EventMatch, now: datetime) -> bool:
 
 
 def _aggregate(function: str, numbers: list[float]) -> float | None:
+    """Sums and averages are exact, rounded once: no summation order can change them."""
     if not numbers:
         return None
-    if function == "sum":
-        return sum(numbers)
-    if function == "avg":
-        return sum(numbers) / len(numbers)
+    if function in ("sum", "avg"):
+        total = sum(Fraction(n) for n in numbers)
+        return float(total if function == "sum" else total / len(numbers))
     if function == "min":
         return min(numbers)
     return max(numbers)

@@ -24,6 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 from reference import satisfies
@@ -50,7 +51,7 @@ from segmint.store.store import Store
 # SEGMINT_AGREEMENT_SCALE=50 explores fifty times as many cases (for a long hunt, not for CI).
 SCALE = float(os.environ.get("SEGMINT_AGREEMENT_SCALE", "1"))
 EXAMPLES = int(80 * SCALE)
-SPARK_EXAMPLES = int(10 * SCALE)
+SPARK_EXAMPLES = int(8 * SCALE)
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ class Case:
 
 
 cases = st.builds(Case, segment_definitions(), identities, streams(), instants())
+few_instants = st.builds(Case, segment_definitions(), identities, streams(), instants(2))  # for slow engines
 
 
 def disagreement(case: Case, engine: str, at: datetime, expected: Memberships, got: Memberships) -> str:
@@ -103,11 +105,11 @@ def stored(case: Case) -> Iterator[tuple[Store, list[dict[str, Any]]]]:
 Engine = Callable[[Case, Store, list[dict[str, Any]]], dict[datetime, Memberships]]
 
 
-def check(engine_name: str, engine: Engine, examples: int) -> None:
+def check(engine_name: str, engine: Engine, examples: int, drawn: st.SearchStrategy[Case] = cases) -> None:
     """Run ``engine`` on random cases; its answer at every instant must be the reference's."""
 
     @settings(max_examples=examples, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-    @given(case=cases)
+    @given(case=drawn)
     def agree(case: Case) -> None:
         note(case.describe())
         with stored(case) as (store, rows):
@@ -169,7 +171,24 @@ def test_batch_on_duckdb_agrees_with_the_reference() -> None:
 # ---- batch on Spark ---------------------------------------------------------------------
 
 
-def test_batch_on_spark_agrees_with_the_reference(spark: Any) -> None:
+@pytest.fixture(scope="module")
+def small_spark(spark: Any) -> Iterator[Any]:
+    """The shared session, tuned for a few rows while this module runs."""
+    from segmint.segments.batch.spark_engine import SMALL_DATA_SETTINGS
+
+    before = {key: spark.conf.get(key, None) for key in SMALL_DATA_SETTINGS}
+    for key, value in SMALL_DATA_SETTINGS.items():
+        spark.conf.set(key, value)
+    yield spark
+    for key, value in before.items():
+        if value is None:
+            spark.conf.unset(key)
+        else:
+            spark.conf.set(key, value)
+
+
+def test_batch_on_spark_agrees_with_the_reference(small_spark: Any) -> None:
+    spark = small_spark
     from segmint.segments.batch import evaluate_spark, export_inputs
 
     def engine(case: Case, store: Store, rows: list[dict[str, Any]]) -> dict[datetime, Memberships]:
@@ -180,7 +199,7 @@ def test_batch_on_spark_agrees_with_the_reference(spark: Any) -> None:
                 answers[at] = evaluate_spark(spark, inputs, loaded, at)
         return answers
 
-    check("spark", engine, SPARK_EXAMPLES)
+    check("spark", engine, SPARK_EXAMPLES, few_instants)
 
 
 # ---- real time ----------------------------------------------------------------------------
@@ -195,12 +214,13 @@ class Run:
     redundant: list[Change]  # entries of members and exits of non-members
 
 
-def run_realtime(case: Case, rows: list[dict[str, Any]]) -> Run:
+def run_realtime(case: Case, rows: list[dict[str, Any]], upfront: bool = False) -> Run:
     """Feed rows in arrival order, each once its event time <= the instant being checked.
 
     The clock follows the latest event time fed (as ``segmint replay``
     does), then moves to the instant; late rows (older than the clock) are
-    fed as they arrive.
+    fed as they arrive. ``upfront``: feed every row at once before the
+    first instant instead; the evaluator holds those from its future.
     """
     from segmint.segments.realtime import RealtimeEvaluator
 
@@ -218,6 +238,9 @@ def run_realtime(case: Case, rows: list[dict[str, Any]]) -> Run:
 
     pending = list(rows)
     clock: datetime | None = None
+    if upfront:
+        take(evaluator.feed(pending))
+        pending = []
     for at in case.instants:
         due = [r for r in pending if r["event_time"] <= at]
         pending = [r for r in pending if r["event_time"] > at]
@@ -233,13 +256,14 @@ def run_realtime(case: Case, rows: list[dict[str, Any]]) -> Run:
     return run
 
 
-def test_realtime_agrees_with_the_reference() -> None:
+@pytest.mark.parametrize("upfront", [False, True], ids=["fed-when-due", "fed-upfront"])
+def test_realtime_agrees_with_the_reference(upfront: bool) -> None:
     from segmint.segments.realtime import RealtimeEvaluator  # noqa: F401  (fails here if absent)
 
     def engine(case: Case, store: Store, rows: list[dict[str, Any]]) -> dict[datetime, Memberships]:
-        return run_realtime(case, rows).memberships
+        return run_realtime(case, rows, upfront).memberships
 
-    check("realtime", engine, EXAMPLES)
+    check("realtime", engine, EXAMPLES // 2 if upfront else EXAMPLES)
 
 
 def test_realtime_changes_replay_into_its_memberships() -> None:

@@ -234,6 +234,15 @@ def test_an_aggregate_over_no_numbers_is_missing() -> None:
         assert members(log, {"not": {"performed": "Order Completed", function: {"property": "total", "gte": 0}}}, 1) == ["u1", "u2"]
 
 
+def test_sums_and_averages_are_exact_whatever_the_order() -> None:
+    """Not settled by the spec: the reference sums exactly and rounds once (as the real-time evaluator does)."""
+    log = Log().track("E", 0, n=0.1).track("E", 1, n=0.2).track("E", 2, n=0.3)
+    assert members(log, {"performed": "E", "sum": {"property": "n", "eq": 0.6}}, 3) == ["u1"]  # naive: 0.6000000000000001
+    assert members(log, {"performed": "E", "avg": {"property": "n", "eq": 0.2}}, 3) == ["u1"]
+    big = Log().track("E", 0, n=2**53).track("E", 1, n=1)
+    assert members(big, {"performed": "E", "sum": {"property": "n", "gt": 2**53}}, 3) == []  # 2**53 + 1 rounds to 2**53
+
+
 def test_aggregates_use_nested_paths() -> None:
     log = Log().track("Order Completed", 0, order={"total": 2.5}).track("Order Completed", 1, order={"total": 3})
     assert members(log, {"performed": "Order Completed", "sum": {"property": "order.total", "eq": 5.5}}, 2) == ["u1"]

@@ -19,26 +19,25 @@ column per segment. Its shape, whatever the number of segments:
   references.
 
 Every condition compiles to an expression that is TRUE or FALSE, never
-NULL, following ``values.py`` exactly (see :func:`compare`).
+NULL, following ``values.py`` exactly (``compare.py``).
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlglot import exp
 
-from segmint.segments.batch.inputs import micros
-from segmint.segments.batch.needs import Needs, ValueNeed, needs_of, operand_kind
+from segmint.segments.batch.compare import Value, all_of, any_of, compare_all, definitely, negate
+from segmint.segments.batch.inputs import micros, primary_join
+from segmint.segments.batch.needs import Needs, needs_of
 from segmint.segments.definition import (
     AggregateMeasure,
     All,
     AnyOf,
-    Comparison,
     Condition,
     CountMeasure,
     EventMatch,
@@ -49,151 +48,6 @@ from segmint.segments.definition import (
     TraitCondition,
     referenced_segments,
 )
-
-TRUE: exp.Expression = exp.true()
-FALSE: exp.Expression = exp.false()
-
-
-# ---- boolean algebra that never yields NULL ---------------------------------
-
-
-def _is(expression: exp.Expression, value: bool) -> bool:
-    return isinstance(expression, exp.Boolean) and expression.this is value
-
-
-def all_of(parts: Iterable[exp.Expression]) -> exp.Expression:
-    kept = [p for p in parts if not _is(p, True)]
-    if any(_is(p, False) for p in kept):
-        return FALSE
-    return exp.and_(*kept) if kept else TRUE
-
-
-def any_of(parts: Iterable[exp.Expression]) -> exp.Expression:
-    kept = [p for p in parts if not _is(p, False)]
-    if any(_is(p, True) for p in kept):
-        return TRUE
-    return exp.or_(*kept) if kept else FALSE
-
-
-def negate(part: exp.Expression) -> exp.Expression:
-    if _is(part, True):
-        return FALSE
-    if _is(part, False):
-        return TRUE
-    return exp.Not(this=exp.Paren(this=part))
-
-
-def definitely(predicate: exp.Expression) -> exp.Expression:
-    """TRUE when ``predicate`` is TRUE, FALSE when it is FALSE or NULL."""
-    return exp.func("COALESCE", predicate, FALSE)
-
-
-# ---- values and comparisons -------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Value:
-    """A value as typed columns: each facet is NULL unless the value has that kind.
-
-    ``present`` is a never-NULL boolean (None: always present); a facet that
-    is None cannot hold (e.g. a count is never text).
-    """
-
-    present: exp.Expression | None = None
-    num: exp.Expression | None = None
-    text: exp.Expression | None = None
-    flag: exp.Expression | None = None
-    items: Mapping[str, exp.Expression] = field(default_factory=dict)
-
-    @classmethod
-    def columns(cls, need: ValueNeed) -> "Value":
-        """The facets of a prepared value (``needs.py``), by column name."""
-        return cls(
-            exp.column(need.column("present")),
-            exp.column(need.column("num")),
-            exp.column(need.column("str")),
-            exp.column(need.column("bool")),
-            {k: exp.column(need.column(f"items_{k}")) for k in need.items},
-        )
-
-    def facet(self, kind: str | None) -> exp.Expression | None:
-        return {"num": self.num, "str": self.text, "bool": self.flag}.get(kind or "")
-
-
-def literal(operand: Any) -> exp.Expression:
-    kind = operand_kind(operand)
-    if kind == "bool":
-        return exp.Boolean(this=operand)
-    if kind == "str":
-        return exp.Literal.string(operand)
-    if isinstance(operand, int) and abs(operand) < 2**53:
-        return exp.Literal.number(operand)
-    number = float(operand)
-    if math.isfinite(number):
-        return exp.Literal.number(repr(number))
-    return exp.cast(exp.Literal.string(repr(number)), "DOUBLE")
-
-
-def _equal(value: Value, operand: Any) -> exp.Expression:
-    column = value.facet(operand_kind(operand))
-    if column is None:
-        return FALSE
-    return definitely(exp.EQ(this=column, expression=literal(operand)))
-
-
-def _member(value: Value, operands: Sequence[Any]) -> exp.Expression:
-    tests = []
-    for kind in ("num", "str", "bool"):
-        same = [o for o in operands if operand_kind(o) == kind]
-        column = value.facet(kind)
-        if same and column is not None:
-            tests.append(definitely(exp.In(this=column, expressions=[literal(o) for o in same])))
-    return any_of(tests)
-
-
-_ORDER = {"gt": exp.GT, "gte": exp.GTE, "lt": exp.LT, "lte": exp.LTE}
-
-
-def compare(value: Value, comparison: Comparison) -> exp.Expression:
-    """``values.holds`` in SQL: TRUE or FALSE, never NULL."""
-    op, operand = comparison.op, comparison.value
-    present = TRUE if value.present is None else value.present
-    if op == "exists":
-        return present if operand else negate(present)
-    if op == "eq":
-        return _equal(value, operand)
-    if op == "ne":
-        return all_of([present, negate(_equal(value, operand))])
-    if op in _ORDER:
-        column = value.facet(operand_kind(operand))
-        if column is None or operand_kind(operand) == "bool":
-            return FALSE
-        return definitely(_ORDER[op](this=column, expression=literal(operand)))
-    if op == "in":
-        return _member(value, operand)
-    if op == "not_in":
-        return all_of([present, negate(_member(value, operand))])
-    if op == "between":
-        low, high = operand
-        kind = operand_kind(low)
-        column = value.facet(kind)
-        if kind not in ("num", "str") or kind != operand_kind(high) or column is None:
-            return FALSE
-        return definitely(exp.Between(this=column, low=literal(low), high=literal(high)))
-    if op == "contains":
-        kind = operand_kind(operand)
-        tests = []
-        if kind == "str" and value.text is not None:
-            tests.append(definitely(exp.Contains(this=value.text, expression=literal(operand))))
-        if kind is not None and kind in value.items:
-            tests.append(definitely(exp.ArrayContains(this=value.items[kind], expression=literal(operand))))
-        return any_of(tests)
-    raise ValueError(f"unknown operator {op!r}")
-
-
-def compare_all(value: Value, comparisons: Iterable[Comparison]) -> exp.Expression:
-    return all_of(compare(value, c) for c in comparisons)
-
 
 # ---- the query ---------------------------------------------------------------
 
@@ -220,6 +74,12 @@ class CompiledSegments:
         return self.query.sql(dialect=dialect)
 
 
+def instant(micros: int) -> exp.Expression:
+    """A timestamp literal (UTC), comparable with ``event_time`` on every engine."""
+    moment = datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=micros)
+    return exp.cast(exp.Literal.string(moment.isoformat()), exp.DataType.build("TIMESTAMPTZ"))
+
+
 def _scalar(value: Value) -> exp.Expression:
     """The value is a number, a text or a boolean: one that can equal another."""
     return any_of(f.is_(exp.null()).not_() for f in (value.num, value.text, value.flag) if f is not None)
@@ -243,12 +103,16 @@ class _Compiler:
     def event_value(self, path: tuple[str, ...]) -> Value:
         return Value.columns(self.needs.properties[path])
 
+    def after(self, micros_ago: int) -> exp.Expression:
+        """The event is later than ``micros_ago`` before now (compared as timestamps: plain columns filter fastest)."""
+        return exp.GT(this=exp.column("event_time"), expression=instant(self.now_us - micros_ago))
+
     def matches(self, match: EventMatch, *, windowed: bool = True) -> exp.Expression:
         parts: list[exp.Expression] = [exp.EQ(this=exp.column("event"), expression=exp.Literal.string(match.event))]
         for where in match.where:
             parts.append(compare_all(self.event_value(where.path), where.comparisons))
         if windowed and match.within is not None:
-            parts.append(exp.GT(this=exp.column("t"), expression=exp.Literal.number(self.now_us - match.within.micros)))
+            parts.append(self.after(match.within.micros))
         return all_of(parts)
 
     # -- conditions
@@ -313,20 +177,15 @@ class _Compiler:
     # -- relations
 
     def profile_join(self, table: str) -> tuple[exp.Expression, exp.Expression]:
-        """``profile_ids`` and the condition joining it to ``table``'s identifier."""
-        ids = self.relations.profile_ids
-        on = exp.and_(
-            exp.EQ(this=exp.column("kind", "i"), expression=exp.column("id_kind", table)),
-            exp.EQ(this=exp.column("value", "i"), expression=exp.column("id_value", table)),
-        )
-        return exp.to_table(ids).as_("i"), on
+        """``profile_ids`` and the condition joining it to ``table``'s primary identifier."""
+        return primary_join(self.relations.profile_ids, table)
 
     def aggregation(self) -> exp.Select:
         """One pass over the events per identifier, then per profile (far fewer rows to join)."""
         per_id = (
-            exp.select("id_kind", "id_value", *self.partials)
+            exp.select("user_id", "anonymous_id", *self.partials)
             .from_(self.relations.events)
-            .group_by("id_kind", "id_value")
+            .group_by("user_id", "anonymous_id")
         )
         ids, on = self.profile_join("x")
         return (
@@ -338,29 +197,44 @@ class _Compiler:
 
     def sequence_pass(self, same: tuple[tuple[str, ...], ...], members: list[tuple[str, Performed]]) -> exp.Select:
         """Per profile, whether each sequence condition that shares ``same`` holds."""
-        events: set[str] = set()
+        prefilter: list[exp.Expression] = []
         flags: list[exp.Expression] = []
         for name, condition in members:
             sequence = condition.sequence
             assert sequence is not None
-            events |= {condition.match.event, sequence.then.event}
             first = [self.matches(condition.match)]
             first += [self.event_value(p).present for p in same]
             if sequence.negated:
                 assert sequence.then.within is not None
-                deadline = self.now_us - sequence.then.within.micros
-                first.append(exp.LTE(this=exp.column("t"), expression=exp.Literal.number(deadline)))
+                first.append(negate(self.after(sequence.then.within.micros)))  # the deadline has passed
             then = [self.matches(sequence.then, windowed=False)] + [_scalar(self.event_value(p)) for p in same]
+            # Only events of A's and B's names, and when A has a window, only
+            # events inside it (B.t >= A.t > now - within): on plain columns,
+            # so that engines filter before reading any JSON.
+            rows = [exp.In(this=exp.column("event"), expressions=[
+                exp.Literal.string(e) for e in sorted({condition.match.event, sequence.then.event})
+            ])]
+            if condition.match.within is not None:
+                rows.append(self.after(condition.match.within.micros))
+                then.append(self.after(condition.match.within.micros))
+            prefilter.append(all_of(rows))
             flags += [exp.alias_(all_of(first), f"{name}_a"), exp.alias_(all_of(then), f"{name}_b")]
-        ids, on = self.profile_join("e")
+        same_columns = [c for p in same for c in self._same_columns(p)]
+        flagged = (
+            exp.select("user_id", "anonymous_id", "t", *same_columns, *flags)
+            .from_(self.relations.events)
+            .where(any_of(prefilter))
+        )
+        ids, on = self.profile_join("f")
+        relevant = any_of(exp.column(f"{n}_{side}") for n, _ in members for side in "ab")
         rows = (
             exp.select(
-                exp.alias_(exp.column("profile_id", "i"), "pid"), "t",
-                *[exp.column(c) for p in same for c in self._same_columns(p)], *flags,
+                exp.alias_(exp.column("profile_id", "i"), "pid"), "t", *same_columns,
+                *[exp.column(f"{n}_{side}") for n, _ in members for side in "ab"],
             )
-            .from_(exp.to_table(self.relations.events).as_("e"))
+            .from_(flagged.subquery("f"))
             .join(ids, on=on)
-            .where(exp.In(this=exp.column("event"), expressions=[exp.Literal.string(e) for e in sorted(events)]))
+            .where(relevant)
         )
         partition = [exp.column("pid")] + [exp.column(c) for p in same for c in self._same_columns(p)[1:]]
         hits = []

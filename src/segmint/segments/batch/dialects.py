@@ -2,12 +2,13 @@
 
 The compiled segment logic is the same sqlglot tree for every engine; only
 the preparation of the inputs (reading JSON, turning a timestamp into
-microseconds) needs engine functions. Each :class:`Dialect` answers those
+microseconds) needs engine functions, and only a value's kind (number, text,
+boolean, list) decides which typed column it lands in. Each :class:`Dialect` answers those
 with lookup tables (function names, the engine's names for JSON types) and
 a few one-line builders, never with ``if engine == ...`` branches.
 
-- DuckDB reads the stored ``JSON`` columns with ``json_extract`` and names a
-  value's type with ``json_type``;
+- DuckDB reads every referenced path of a stored ``JSON`` column with one
+  ``json_extract`` (one parse) and names a value's type with ``json_type``;
 - Spark 4 parses the JSON text once into a ``VARIANT`` (``try_parse_json``)
   and names a value's type with ``schema_of_variant``.
 """
@@ -60,23 +61,19 @@ class Dialect:
     def instant(self, iso: str) -> exp.Expression:
         return exp.cast(exp.Literal.string(iso), self.timestamp_type)
 
-    def document(self, text: exp.Expression) -> exp.Expression:
-        """A stored JSON column, ready for :meth:`get` (parsed once per row)."""
-        return text
-
-    def kind(self, value: exp.Expression) -> exp.Expression:
-        """'num', 'str', 'bool', 'list', 'obj', or NULL for a missing value."""
-        cases = exp.Case(this=self.type_name(value))
-        for kind, names in self.type_names.items():
-            for type_name in names:
-                cases = cases.when(exp.Literal.string(type_name), exp.Literal.string(kind))
-        return cases
+    def is_kind(self, value: exp.Expression, kinds: tuple[str, ...]) -> exp.Expression:
+        """``value`` is one of ``kinds`` ('num', 'str', 'bool', 'list', 'obj'); NULL when absent."""
+        names = [n for kind in kinds for n in self.type_names[kind]]
+        type_name = self.type_name(value)
+        # Equalities, not IN: DuckDB plans an IN list as a join, and computes
+        # the repeated type_name once.
+        return exp.or_(*[exp.EQ(this=type_name.copy(), expression=exp.Literal.string(n)) for n in names])
 
     def items(self, value: exp.Expression, kind: str) -> exp.Expression:
         """The elements of the list ``value`` whose kind is ``kind``, typed."""
         typed = {"num": self.to_double, "str": self.to_string, "bool": self.to_boolean}[kind]
         element = exp.column("e")
-        keep = call(self.list_filter, self.elements(value), lam("e", exp.EQ(this=self.kind(element), expression=exp.Literal.string(kind))))
+        keep = call(self.list_filter, self.elements(value), lam("e", self.is_kind(element, (kind,))))
         return call(self.list_transform, keep, lam("e", typed(element)))
 
     # ---- per engine -------------------------------------------------------
@@ -84,8 +81,12 @@ class Dialect:
     def path(self, parts: tuple[str, ...]) -> str:
         raise NotImplementedError
 
-    def get(self, document: exp.Expression, parts: tuple[str, ...]) -> exp.Expression:
-        """The JSON value at ``parts`` (SQL NULL when absent; JSON null kept)."""
+    def document(self, text: exp.Expression, paths: list[tuple[str, ...]]) -> exp.Expression:
+        """A stored JSON column, read once per row for the values at ``paths``."""
+        raise NotImplementedError
+
+    def get(self, document: exp.Expression, paths: list[tuple[str, ...]], index: int) -> exp.Expression:
+        """The JSON value at ``paths[index]`` of a :meth:`document` (SQL NULL when absent; JSON null kept)."""
         raise NotImplementedError
 
     def type_name(self, value: exp.Expression) -> exp.Expression:
@@ -128,8 +129,13 @@ class DuckDB(Dialect):
             raise UnsupportedPathError(f"property path {'.'.join(parts)!r}: an empty name next to a numeric one")
         return "".join("/" + p.replace("~", "~0").replace("/", "~1") for p in parts)
 
-    def get(self, document: exp.Expression, parts: tuple[str, ...]) -> exp.Expression:
-        return call("json_extract", document, self.path(parts))
+    def document(self, text: exp.Expression, paths: list[tuple[str, ...]]) -> exp.Expression:
+        # One parse per row: json_extract with a list of paths gives a list of values.
+        return call("json_extract", text, exp.Array(expressions=[exp.Literal.string(self.path(p)) for p in paths]))
+
+    def get(self, document: exp.Expression, paths: list[tuple[str, ...]], index: int) -> exp.Expression:
+        # DuckDB lists count from 1; offset=1 tells sqlglot the index is already so.
+        return exp.Bracket(this=document, expressions=[exp.Literal.number(index + 1)], offset=1)
 
     def type_name(self, value: exp.Expression) -> exp.Expression:
         return call("json_type", value)
@@ -164,7 +170,7 @@ class Spark(Dialect):
     list_filter = "filter"
     list_transform = "transform"
 
-    def document(self, text: exp.Expression) -> exp.Expression:
+    def document(self, text: exp.Expression, paths: list[tuple[str, ...]]) -> exp.Expression:
         return call("try_parse_json", exp.cast(text, "STRING"))
 
     def path(self, parts: tuple[str, ...]) -> str:
@@ -177,8 +183,8 @@ class Spark(Dialect):
             out += f"['{part}']" if '"' in part else f'["{part}"]'
         return out
 
-    def get(self, document: exp.Expression, parts: tuple[str, ...]) -> exp.Expression:
-        return call("variant_get", document, self.path(parts))
+    def get(self, document: exp.Expression, paths: list[tuple[str, ...]], index: int) -> exp.Expression:
+        return call("variant_get", document, self.path(paths[index]))
 
     def type_name(self, value: exp.Expression) -> exp.Expression:
         # The type's leading word: 'DECIMAL(10,2)' is a DECIMAL, 'ARRAY<...>' an ARRAY.

@@ -7,34 +7,16 @@ from datetime import datetime
 
 import duckdb
 import pyarrow as pa
-from sqlglot import exp
 
 from segmint.config.model import IdentityConfig
-from segmint.segments.batch.compile import CompiledSegments, Relations, compile_segments
-from segmint.segments.batch.dialects import DuckDB, Dialect
-from segmint.segments.batch.inputs import prepared_events, prepared_traits, profile_ids
-from segmint.segments.batch.result import memberships
+from segmint.segments.batch.compile import Relations, compile_segments
+from segmint.segments.batch.dialects import DuckDB
+from segmint.segments.batch.inputs import profile_ids
+from segmint.segments.batch.run import evaluation_query, memberships
 from segmint.segments.changes import Memberships
 from segmint.segments.parse import LoadedSegments
 
 _names = itertools.count()
-
-
-def evaluation_query(compiled: CompiledSegments, dialect: Dialect, as_of: datetime, events: str) -> exp.Select:
-    """The compiled query preceded by the engine's preparation of its inputs."""
-    relations = compiled.relations
-    query = compiled.query.copy()
-    # seg_events holds every message: where the engine allows, ask for it
-    # to be inlined, so that each pass reads only its own columns and rows.
-    query = query.with_(
-        relations.events,
-        as_=prepared_events(dialect, compiled.needs, as_of, events),
-        materialized=dialect.cte_materialized,
-    )
-    traits = prepared_traits(dialect, compiled.needs, as_of, events, relations.profile_ids)
-    if traits is not None:
-        query = query.with_(relations.traits, as_=traits, materialized=dialect.cte_materialized)
-    return query
 
 
 def run_duckdb(

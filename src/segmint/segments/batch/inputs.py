@@ -11,12 +11,13 @@ Two steps:
    compiled segment logic reads, with every referenced JSON value already
    typed (see ``needs.py``):
 
-   ``seg_events(id_kind, id_value, seq, t, type, event, <property facets>)``:
-   one row per message up to ``as_of`` (``t`` in microseconds since the
-   epoch, ``event`` set for track calls only), with its primary identifier
-   (userId, else anonymousId) as a ``profile_ids`` key: the compiled query
-   aggregates per identifier first and joins the (far fewer) identifier
-   rows to their profiles, instead of joining every event;
+   ``seg_events(user_id, anonymous_id, seq, event_time, t, type, event,
+   <property facets>)``: one row per message up to ``as_of`` (``t`` is
+   ``event_time`` in microseconds since the epoch, for window frames;
+   ``event`` is set for track calls only); a message counts
+   for the profile of its primary identifier (userId, else anonymousId),
+   which the compiled query looks up in ``profile_ids`` after aggregating
+   per identifier, joining far fewer rows than there are events;
 
    ``seg_traits(pid, <trait facets>)``: each referenced trait's latest
    ``identify`` value across the profile's identifiers, by (event time,
@@ -83,24 +84,25 @@ def _in(expression: exp.Expression, names: set[str]) -> exp.Expression:
     return exp.In(this=expression, expressions=[_str(n) for n in sorted(names)])
 
 
-def _primary_join(ids: str) -> tuple[exp.Expression, exp.Expression]:
-    """The profile-id table and the condition that joins a message to its primary id."""
-    kind = exp.Case().when(exp.column("user_id", "e").is_(exp.null()).not_(), _str(USER_ID)).else_(_str(ANONYMOUS_ID))
+def primary_join(ids: str, table: str) -> tuple[exp.Expression, exp.Expression]:
+    """``profile_ids`` and the condition joining it to ``table``'s primary identifier."""
+    kind = exp.Case().when(_col("user_id", table).is_(exp.null()).not_(), _str(USER_ID)).else_(_str(ANONYMOUS_ID))
     on = exp.and_(
         exp.EQ(this=_col("kind", "i"), expression=kind),
-        exp.EQ(this=_col("value", "i"), expression=exp.func("COALESCE", _col("user_id", "e"), _col("anonymous_id", "e"))),
+        exp.EQ(this=_col("value", "i"), expression=exp.func("COALESCE", _col("user_id", table), _col("anonymous_id", table))),
     )
     return exp.to_table(ids).as_("i"), on
 
 
-def _facets(dialect: Dialect, need: ValueNeed, value: exp.Expression, kind: exp.Expression) -> list[exp.Expression]:
-    """The typed columns of one value, given the value and its kind column."""
+def facets(dialect: Dialect, need: ValueNeed, value: exp.Expression) -> list[exp.Expression]:
+    """The typed columns of one JSON value (see ``needs.py``)."""
 
-    def when(k: str, then: exp.Expression) -> exp.Expression:
-        return exp.Case().when(exp.EQ(this=kind, expression=_str(k)), then)
+    def when(kind: str, then: exp.Expression) -> exp.Expression:
+        return exp.Case().when(dialect.is_kind(value, (kind,)), then)
 
+    present = exp.func("COALESCE", dialect.is_kind(value, ("num", "str", "bool", "list", "obj")), exp.false())
     columns = [
-        exp.alias_(kind.is_(exp.null()).not_(), need.column("present")),
+        exp.alias_(present, need.column("present")),
         exp.alias_(when("num", dialect.to_double(value)), need.column("num")),
         exp.alias_(when("str", dialect.to_string(value)), need.column("str")),
         exp.alias_(when("bool", dialect.to_boolean(value)), need.column("bool")),
@@ -110,45 +112,33 @@ def _facets(dialect: Dialect, need: ValueNeed, value: exp.Expression, kind: exp.
     return columns
 
 
+def _as_of(dialect: Dialect, as_of: datetime) -> exp.Expression:
+    return exp.LTE(this=_col("event_time", "e"), expression=dialect.instant(iso(as_of)))
+
+
 def prepared_events(dialect: Dialect, needs: Needs, as_of: datetime, events: str = "events") -> exp.Select:
-    """``seg_events`` (see the module docstring) as a query over the raw relations."""
-    scoped = set().union(*(n.scope for n in needs.properties.values())) if needs.properties else set()
-    track_event = exp.Case().when(exp.EQ(this=_col("type", "e"), expression=_str("track")), _col("event", "e"))
-    base = (
-        exp.select(
-            _col("seq", "e"), _col("event_time", "e"), _col("user_id", "e"), _col("anonymous_id", "e"),
-            _col("type", "e"), exp.alias_(track_event, "event"),
-        )
-        .from_(exp.to_table(events).as_("e"))
-        .where(exp.LTE(this=_col("event_time", "e"), expression=dialect.instant(iso(as_of))))
-    )
-    keep = ["seq", "event_time", "user_id", "anonymous_id", "type", "event"]
-    if scoped:
-        document = exp.Case().when(_in(track_event, scoped), dialect.document(_col("properties", "e")))
-        base = base.select(exp.alias_(document, "doc"))
+    """``seg_events`` (see the module docstring) as a query over the raw ``events``.
+
+    The store keeps ``event`` for track calls only (``ingest/normalize.py``),
+    so it is read as it is: a plain column, which engines push filters on
+    down to the scan.
+    """
+    keep = ["user_id", "anonymous_id", "seq", "event_time", "type", "event"]
+    base = exp.select(*[_col(c, "e") for c in keep]).from_(exp.to_table(events).as_("e")).where(_as_of(dialect, as_of))
+    paths = list(needs.properties)
+    if paths:
+        scoped = set().union(*(n.scope for n in needs.properties.values()))
+        document = exp.Case().when(_in(_col("event", "e"), scoped), dialect.document(_col("properties", "e"), paths))
         values = exp.select(*keep, *[
-            exp.alias_(exp.Case().when(_in(_col("event"), need.scope), dialect.get(_col("doc"), path)), f"{need.prefix}_x")
-            for path, need in needs.properties.items()
-        ]).from_(base.subquery("b"))
-        xs = [f"{n.prefix}_x" for n in needs.properties.values()]
-        kinds = exp.select(*keep, *xs, *[
-            exp.alias_(dialect.kind(_col(f"{n.prefix}_x")), f"{n.prefix}_k") for n in needs.properties.values()
-        ]).from_(values.subquery("v"))
-        source = kinds.subquery("e")
-    else:
-        source = base.subquery("e")
-    facets = [
-        column
-        for need in needs.properties.values()
-        for column in _facets(dialect, need, _col(f"{need.prefix}_x", "e"), _col(f"{need.prefix}_k", "e"))
-    ]
-    id_kind = exp.Case().when(_col("user_id", "e").is_(exp.null()).not_(), _str(USER_ID)).else_(_str(ANONYMOUS_ID))
+            exp.alias_(exp.Case().when(_in(_col("event"), need.scope), dialect.get(_col("doc"), paths, i)), f"{need.prefix}_x")
+            for i, need in enumerate(needs.properties.values())
+        ]).from_(base.select(exp.alias_(document, "doc")).subquery("b"))
+        base = values
+    typed = [c for need in needs.properties.values() for c in facets(dialect, need, _col(f"{need.prefix}_x", "e"))]
     return exp.select(
-        exp.alias_(id_kind, "id_kind"),
-        exp.alias_(exp.func("COALESCE", _col("user_id", "e"), _col("anonymous_id", "e")), "id_value"),
-        _col("seq", "e"), exp.alias_(dialect.micros(_col("event_time", "e")), "t"), _col("type", "e"), _col("event", "e"),
-        *facets,
-    ).from_(source)
+        _col("user_id", "e"), _col("anonymous_id", "e"), _col("seq", "e"), _col("event_time", "e"),
+        exp.alias_(dialect.micros(_col("event_time", "e")), "t"), _col("type", "e"), _col("event", "e"), *typed,
+    ).from_(base.subquery("e"))
 
 
 def prepared_traits(
@@ -157,30 +147,33 @@ def prepared_traits(
     """``seg_traits`` (see the module docstring), or None when no trait is referenced."""
     if not needs.traits:
         return None
+    paths = [(name,) for name in needs.traits]
     base = (
         exp.select(
             _col("seq", "e"), _col("event_time", "e"), _col("user_id", "e"), _col("anonymous_id", "e"),
-            exp.alias_(dialect.document(_col("traits", "e")), "doc"),
+            exp.alias_(dialect.document(_col("traits", "e"), paths), "doc"),
         )
         .from_(exp.to_table(events).as_("e"))
         .where(exp.and_(
             exp.EQ(this=_col("type", "e"), expression=_str("identify")),
-            exp.LTE(this=_col("event_time", "e"), expression=dialect.instant(iso(as_of))),
+            _as_of(dialect, as_of),
             _col("traits", "e").is_(exp.null()).not_(),
         ))
     )
-    table, on = _primary_join(ids)
+    table, on = primary_join(ids, "e")
     order = exp.Struct(expressions=[
         exp.PropertyEQ(this=exp.to_identifier("t"), expression=_col("event_time", "e")),
         exp.PropertyEQ(this=exp.to_identifier("s"), expression=_col("seq", "e")),
     ])
     values = (
         exp.select(exp.alias_(_col("profile_id", "i"), "pid"), exp.alias_(order, "ord"), *[
-            exp.alias_(dialect.get(_col("doc", "e"), (name,)), f"{need.prefix}_x") for name, need in needs.traits.items()
+            exp.alias_(dialect.get(_col("doc", "e"), paths, i), f"{need.prefix}_x")
+            for i, need in enumerate(needs.traits.values())
         ])
         .from_(base.subquery("e"))
         .join(table, on=on)
     )
+    # A key that is there (even as JSON null) is a candidate: the latest one wins.
     latest = exp.select("pid", *[
         exp.alias_(
             exp.Filter(
@@ -191,13 +184,5 @@ def prepared_traits(
         )
         for n in needs.traits.values()
     ]).from_(values.subquery("v")).group_by("pid")
-    kinds = exp.select("pid", *[
-        item for n in needs.traits.values()
-        for item in (_col(f"{n.prefix}_x"), exp.alias_(dialect.kind(_col(f"{n.prefix}_x")), f"{n.prefix}_k"))
-    ]).from_(latest.subquery("l"))
-    facets = [
-        column
-        for need in needs.traits.values()
-        for column in _facets(dialect, need, _col(f"{need.prefix}_x", "k"), _col(f"{need.prefix}_k", "k"))
-    ]
-    return exp.select(exp.alias_(_col("pid", "k"), "pid"), *facets).from_(kinds.subquery("k"))
+    typed = [c for need in needs.traits.values() for c in facets(dialect, need, _col(f"{need.prefix}_x", "l"))]
+    return exp.select(exp.alias_(_col("pid", "l"), "pid"), *typed).from_(latest.subquery("l"))

@@ -27,9 +27,8 @@ from sqlglot import exp
 from segmint.config.model import IdentityConfig
 from segmint.segments.batch.compile import Relations, compile_segments
 from segmint.segments.batch.dialects import DuckDB, Spark
-from segmint.segments.batch.duckdb_engine import evaluation_query
 from segmint.segments.batch.inputs import iso, profile_ids
-from segmint.segments.batch.result import memberships
+from segmint.segments.batch.run import evaluation_query, memberships
 from segmint.segments.changes import Memberships
 from segmint.segments.parse import LoadedSegments
 
@@ -40,11 +39,27 @@ EVENT_COLUMNS = ("seq", "type", "event", "user_id", "anonymous_id", "event_time"
 _names = itertools.count()
 
 
-def local_spark(cores: int = 2, app_name: str = "segmint", driver_memory: str = "1g") -> "SparkSession":
-    """A small local SparkSession (UTC, no UI), or the one already running."""
+# For a few rows (tests): compiling generated code and re-planning
+# adaptively cost far more than they save. Session settings, so a running
+# session can switch them too.
+SMALL_DATA_SETTINGS = {
+    "spark.sql.codegen.wholeStage": "false",
+    "spark.sql.codegen.factoryMode": "NO_CODEGEN",
+    "spark.sql.adaptive.enabled": "false",
+}
+
+
+def local_spark(
+    cores: int = 2, app_name: str = "segmint", driver_memory: str = "1g", small_data: bool = False
+) -> "SparkSession":
+    """A small local SparkSession (UTC, no UI), or the one already running.
+
+    ``small_data`` applies :data:`SMALL_DATA_SETTINGS`, which halve the time
+    of a query over a few rows.
+    """
     from pyspark.sql import SparkSession
 
-    session = (
+    builder = (
         SparkSession.builder.master(f"local[{cores}]")
         .appName(app_name)
         .config("spark.sql.shuffle.partitions", str(cores))
@@ -53,8 +68,10 @@ def local_spark(cores: int = 2, app_name: str = "segmint", driver_memory: str = 
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.driver.memory", driver_memory)
-        .getOrCreate()
     )
+    for key, value in (SMALL_DATA_SETTINGS if small_data else {}).items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     return session
 

@@ -85,15 +85,18 @@ def _json_with(value: Any, quoted: tuple[str, ...]) -> Any:
     A key is in JSON text either literally in quotes or written with an
     escape, which needs a backslash: without both, it is certainly absent.
     """
-    if isinstance(value, str) and "\\" not in value and not any(q in value for q in quoted):
-        return None
+    if value.__class__ is str:
+        for q in quoted:
+            if q in value:
+                return orjson.loads(value)
+        return orjson.loads(value) if "\\" in value else None
     return _json(value)
 
 
 class Profile:
     """One resolved profile's cached verdicts: leaves, segments, timers."""
 
-    __slots__ = ("id", "keys", "states", "leaves", "segments", "due_of", "due", "alive", "fresh", "dirty")
+    __slots__ = ("id", "keys", "states", "leaves", "segments", "due_of", "due", "alive", "fresh", "dirty", "changed")
 
     def __init__(self, profile_id: str, keys: list[IdKey], states: list[IdState], plan: Plan) -> None:
         self.id = profile_id
@@ -106,6 +109,7 @@ class Profile:
         self.alive = True
         self.fresh = True                      # created since the last instant was settled
         self.dirty: set[int] = set()           # leaves to re-evaluate
+        self.changed: list[int] = []           # leaves already updated in place, segments to follow
 
 
 class RealtimeEvaluator:
@@ -126,7 +130,7 @@ class RealtimeEvaluator:
         self._tick = 0
         self._schedule = Schedule()
         self._touched: dict[Profile, None] = {}  # an ordered set
-        self._all_leaves = range(len(self._plan.leaves))
+        self._stamped: tuple[int, datetime] = (BEFORE, _EPOCH)  # the last instant turned into a datetime
         # The JSON columns configured identifiers read, and the first key each path takes there.
         roots: dict[str, set[str]] = {}
         for identifier in identity.identifiers.values():
@@ -176,16 +180,25 @@ class RealtimeEvaluator:
             self._clock = at
             while held and held[0][0] == at:
                 self._apply(heapq.heappop(held)[3], at)
-            for profile in schedule.pop(at):
-                due = [leaf for leaf, when in profile.due_of.items() if when <= at]  # type: ignore[attr-defined]
-                if due:
-                    profile.dirty.update(due)  # type: ignore[attr-defined]
-                    self._touched[profile] = None  # type: ignore[index]
-                elif profile.due_of:  # type: ignore[attr-defined]
-                    schedule.want(profile, min(profile.due_of.values()))  # type: ignore[attr-defined]
-            changes += self._settle(at)
-        self._clock = max(self._clock, target)
+            if timer == at:
+                for profile in schedule.pop(at):
+                    due_of = profile.due_of  # type: ignore[attr-defined]
+                    due = [leaf for leaf, when in due_of.items() if when <= at]
+                    if due:
+                        profile.dirty.update(due)  # type: ignore[attr-defined]
+                        self._touched[profile] = None  # type: ignore[index]
+                    elif due_of:
+                        schedule.want(profile, min(due_of.values()))
+            if self._touched:
+                changes += self._settle(at)
+        if target > self._clock:
+            self._clock = target
         return changes
+
+    def _instant(self, now: int) -> datetime:
+        if now != self._stamped[0]:
+            self._stamped = (now, instant(now))
+        return self._stamped[1]
 
     def next_instant(self) -> datetime | None:
         """The earliest instant at which time alone may change something (None: none pending)."""
@@ -203,17 +216,18 @@ class RealtimeEvaluator:
         seq, kind, graph = row["seq"], row.get("type"), self._graph
         primary: IdKey = ("user_id", user) if user is not None else ("anonymous_id", anonymous)
         properties = traits = None
+        carried: list[IdKey] = []
         if self._id_roots:
-            parsed = {"user_id": user, "anonymous_id": anonymous, "type": kind, "previous_id": row.get("previous_id")}
+            parsed: dict[str, Any] = {}
             for root, quoted in self._id_roots:
-                parsed[root] = _json_with(row.get(root), quoted)
-            carried = message_ids(parsed, self._identity)[1]
-            if isinstance(row.get("properties"), str) and parsed.get("properties") is not None:
-                properties = parsed["properties"]
-            if isinstance(row.get("traits"), str) and parsed.get("traits") is not None:
-                traits = parsed["traits"]
-        else:
-            carried = []
+                found = _json_with(row.get(root), quoted)
+                if found is not None:
+                    parsed[root] = found
+            if parsed:  # a configured identifier may be there
+                properties, traits = parsed.get("properties"), parsed.get("traits")
+                parsed.update(user_id=user, anonymous_id=anonymous, type=kind, previous_id=row.get("previous_id"))
+                carried = message_ids(parsed, self._identity)[1]
+        if not carried:
             if user is not None and anonymous is not None:
                 carried.append(("anonymous_id", anonymous))
             if kind == "alias" and row.get("previous_id") is not None:
@@ -238,12 +252,25 @@ class RealtimeEvaluator:
             if routes:
                 if properties is None:
                     properties = _json(row.get("properties"))
-                dirty, by_slot, now = profile.dirty, plan.leaves_of_slot, self._clock
+                dirty, values, now = profile.dirty, profile.leaves, self._clock
                 for route in routes:
                     if route.test is None or route.test(properties):
                         for slot in route.slots:
-                            if slot.take(state, at, seq, properties, now):
-                                dirty.update(by_slot[slot.index])
+                            if not slot.take(state, at, seq, properties, now):
+                                continue
+                            for leaf, unmoved in slot.leaves:
+                                if values[leaf] != unmoved:
+                                    dirty.add(leaf)
+                            for leaf, window, wanted in slot.quick:
+                                # "performed within": known from this event alone, until at + window
+                                until = at + window
+                                if until > now:
+                                    if values[leaf] != wanted:
+                                        values[leaf] = wanted
+                                        profile.changed.append(leaf)
+                                    due = profile.due_of.get(leaf)
+                                    if due is None or until > due:
+                                        profile.due_of[leaf] = until
         elif kind == "identify" and plan.traits:
             if traits is None:
                 traits = _json(row.get("traits"))
@@ -287,6 +314,17 @@ class RealtimeEvaluator:
             keys = self._graph.cluster_keys(key)
             self._resolve(keys, self._profiles_in(keys), force=True)
 
+    def _filled(self, states: list[IdState]) -> set[int]:
+        """The leaves that read something in these states (the others have their empty value)."""
+        plan, leaves = self._plan, set()
+        for state in states:
+            for slot, log in enumerate(state.logs):
+                if log is not None:
+                    leaves.update(plan.leaves_of_slot[slot])
+            for name in state.traits:
+                leaves.update(plan.traits.get(name, ()))
+        return leaves
+
     def _profiles_in(self, keys: list[IdKey]) -> set[Profile]:
         return {p for k in keys if (p := self._profile_of.get(k)) is not None}
 
@@ -313,7 +351,7 @@ class RealtimeEvaluator:
                 profile = old
             else:
                 profile = Profile(profile_id, primaries, [ids[m] for m in primaries], self._plan)
-                profile.dirty.update(self._all_leaves)
+                profile.dirty.update(self._filled(profile.states))
                 made.append(profile)
             for member in component:
                 profile_of[member] = profile
@@ -334,82 +372,111 @@ class RealtimeEvaluator:
         if not touched:
             return []
         self._touched = {}
-        diffs: list[tuple[str, list[bool] | None, list[bool] | None]] = []
+        if len(touched) == 1:  # the usual case: one message, or one profile's deadline
+            (profile,) = touched
+            if profile.alive and not profile.fresh:
+                flipped = self._evaluate(profile, now)
+                if not flipped:
+                    return []
+                at, names, members, profile_id, segments = self._instant(now), self._plan.names, self._members, \
+                    profile.id, profile.segments
+                changes = []
+                for j in sorted(flipped, key=names.__getitem__):
+                    entered = segments[j]
+                    changes.append(Change(at, names[j], profile_id, entered))
+                    (members[j].add if entered else members[j].discard)(profile_id)
+                return changes
+        pre: dict[str, list[bool]] = {}
+        post: dict[str, list[bool]] = {}
         for profile in touched:
             if not profile.alive:
                 if not profile.fresh:
-                    diffs.append((profile.id, profile.segments, None))
+                    pre[profile.id] = profile.segments
                 continue
-            before = None if profile.fresh else profile.segments
-            if profile.dirty:
-                self._evaluate(profile, now)
-            profile.fresh = False
-            if before is None or profile.segments is not before:
-                diffs.append((profile.id, before, profile.segments))
-        if not diffs:
-            return []
-        pre: dict[str, list[bool]] = {}
-        post: dict[str, list[bool]] = {}
-        for profile_id, old, new in diffs:
-            if old is not None:
-                pre[profile_id] = old
-            if new is not None:
-                post[profile_id] = new
-        at, names, members, changes = instant(now), self._plan.names, self._members, []
+            before = profile.segments
+            self._evaluate(profile, now)
+            if profile.fresh:
+                profile.fresh = False
+                post[profile.id] = profile.segments
+            elif profile.segments is not before:
+                pre[profile.id] = before
+                post[profile.id] = profile.segments
+        return self._diff(now, pre, post) if pre or post else []
+
+    def _diff(self, now: int, pre: dict[str, list[bool]], post: dict[str, list[bool]]) -> list[Change]:
+        """Changes between memberships before (absent: none) and after, by profile id."""
+        at, names, members, changes = self._instant(now), self._plan.names, self._members, []
         for profile_id in pre.keys() | post.keys():
             old, new = pre.get(profile_id), post.get(profile_id)
             for i, name in enumerate(names):
                 was = old[i] if old is not None else False
-                now_in = new[i] if new is not None else False
-                if was != now_in:
-                    changes.append(Change(at, name, profile_id, now_in))
-                    if now_in:
+                is_in = new[i] if new is not None else False
+                if was != is_in:
+                    changes.append(Change(at, name, profile_id, is_in))
+                    if is_in:
                         members[i].add(profile_id)
                     else:
                         members[i].discard(profile_id)
         changes.sort()
         return changes
 
-    def _evaluate(self, profile: Profile, now: int) -> None:
-        plan = self._plan
-        leaves, values, due_of, states = plan.leaves, profile.leaves, profile.due_of, profile.states
-        changed = []
-        for i in profile.dirty:
-            value, due = leaves[i].evaluate(states, now)
-            if due is None:
-                due_of.pop(i, None)
-            else:
-                due_of[i] = due
-            if value != values[i]:
-                values[i] = value
-                changed.append(i)
-        profile.dirty.clear()
+    def _evaluate(self, profile: Profile, now: int) -> list[int]:
+        """Dirty leaves, then the segments of every changed leaf; then the next wake-up.
+
+        Returns the segments whose membership flipped.
+        """
+        changed, due_of = profile.changed, profile.due_of
+        if profile.dirty:
+            leaves, values, states = self._plan.leaves, profile.leaves, profile.states
+            for i in profile.dirty:
+                value, due = leaves[i].evaluate(states, now)
+                if due is None:
+                    if i in due_of:
+                        del due_of[i]
+                else:
+                    due_of[i] = due
+                if value != values[i]:
+                    values[i] = value
+                    changed.append(i)
+            profile.dirty.clear()
+        flipped = self._recompute(profile, changed) if changed else []
         if changed:
-            self._recompute(profile, changed)
+            profile.changed = []
         if due_of:
             self._schedule.want(profile, min(due_of.values()))
+        return flipped
 
-    def _recompute(self, profile: Profile, changed: list[int]) -> None:
-        """Segments reading the changed leaves, then those referencing changed segments."""
+    def _recompute(self, profile: Profile, changed: list[int]) -> list[int]:
+        """Segments reading the changed leaves, then those referencing flipped segments.
+
+        Returns the segments that flipped; ``profile.segments`` is replaced, not mutated.
+        """
         plan = self._plan
-        todo = sorted({s for leaf in changed for s in plan.segments_of_leaf[leaf]})
+        by_leaf = plan.segments_of_leaf
+        if len(changed) == 1:
+            todo = list(by_leaf[changed[0]])
+        else:
+            todo = sorted({s for leaf in changed for s in by_leaf[leaf]})
+        if not todo:
+            return []
         seen = set(todo)
-        current, new = profile.segments, None
+        current = profile.segments
+        values = list(current)
         formulas, dependents, leaves = plan.formulas, plan.dependents, profile.leaves
+        flipped = []
         while todo:  # a sorted list is a heap; dependency order is index order
             j = heapq.heappop(todo)
-            values = new if new is not None else current
             value = formulas[j](leaves, values)
             if value != values[j]:
-                if new is None:
-                    new = values = list(current)
-                new[j] = value
+                values[j] = value
+                flipped.append(j)
                 for d in dependents[j]:
                     if d not in seen:
                         seen.add(d)
                         heapq.heappush(todo, d)
-        if new is not None:
-            profile.segments = new
+        if flipped:
+            profile.segments = values
+        return flipped
 
     # ---- reading -------------------------------------------------------------------
 
@@ -505,7 +572,7 @@ class RealtimeEvaluator:
             if not primaries:
                 continue
             profile = Profile(profile_id, primaries, [evaluator._ids[m] for m in primaries], evaluator._plan)
-            profile.dirty.update(evaluator._all_leaves)
+            profile.dirty.update(evaluator._filled(profile.states))
             for member in members:
                 evaluator._profile_of[member] = profile
             evaluator._by_id[profile_id] = profile

@@ -13,13 +13,14 @@ conservative (ties of event times), which costs a wake-up, never a miss.
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from datetime import datetime, timedelta, timezone
 from itertools import accumulate
 from typing import Any, Sequence
 
 from segmint.segments.definition import Comparison
-from segmint.segments.realtime.state import RECENT, IdState, partner, to_float
+from segmint.segments.realtime.compare import compile_test
+from segmint.segments.realtime.state import RECENT, SEQ_BITS, IdState, after, partner, to_float, unstamp
 from segmint.segments.values import all_hold
 
 States = Sequence[IdState]
@@ -70,6 +71,11 @@ class CountTest:
             hit = self._cache[key] = self._compute(key)
         return hit
 
+    def upward(self) -> bool:
+        """Whether a larger count never turns a true answer false (``gte``, ``gt``, ...)."""
+        table = self.table
+        return bool(table) and all(not table[c][0] or table[c + 1][0] for c in range(len(table) - 1))
+
     def is_any(self) -> bool | None:
         """True when the test means "at least one", False for "none", None otherwise."""
         zero, one = self.at(0), self.at(1)
@@ -109,7 +115,7 @@ class CountLeaf:
 
     def explain(self, states: States, now: int) -> dict[str, Any]:
         logs = [s.logs[self.slot] for s in states if s.logs[self.slot] is not None]
-        recent = sorted(p for log in logs for p in log.recent)[-RECENT:]
+        recent = [unstamp(v) for v in sorted(v for log in logs for v in log.recent)[-RECENT:]]
         n = sum(log.n for log in logs)
         return {"holds": self.test.at(n)[0], "count": n, "events": _events(self.event, recent),
                 "note": f"the latest {len(recent)} of {n}" if n > len(recent) else None}
@@ -131,9 +137,12 @@ class RecentLeaf:
         slot, latest = self.slot, None
         for state in states:
             log = state.logs[slot]
-            if log is not None and log.ts and (latest is None or log.ts[-1] > latest):
-                latest = log.ts[-1]
-        if latest is None or latest <= now - self.window:
+            if log is not None and log.stamps and (latest is None or log.stamps[-1] > latest):
+                latest = log.stamps[-1]
+        if latest is None:
+            return not self.wanted, None
+        latest >>= SEQ_BITS
+        if latest <= now - self.window:
             return not self.wanted, None
         return self.wanted, latest + self.window
 
@@ -152,28 +161,26 @@ class WindowCountLeaf:
         self.slot, self.event, self.window, self.test = slot, event, window, CountTest(comparisons)
 
     def evaluate(self, states: States, now: int) -> Verdict:
-        cut, slot = now - self.window, self.slot
+        first, slot = after(now - self.window), self.slot
         if len(states) == 1:
             log = states[0].logs[slot]
-            ts = log.ts if log is not None else ()
-            start = bisect_right(ts, cut)
+            stamps = log.stamps if log is not None else ()
+            start = bisect_left(stamps, first)
         else:
-            parts = [log.ts[bisect_right(log.ts, cut):] for s in states if (log := s.logs[slot]) is not None]
-            ts = sorted(parts[0] + parts[1]) if len(parts) == 2 else sorted(t for part in parts for t in part)
+            parts = [log.stamps[bisect_left(log.stamps, first):] for s in states if (log := s.logs[slot]) is not None]
+            stamps = sorted(parts[0] + parts[1]) if len(parts) == 2 else sorted(t for part in parts for t in part)
             start = 0
-        count = len(ts) - start
+        count = len(stamps) - start
         truth, smaller = self.test.at(count)
         if smaller < 0:
             return truth, None
         # Events leave oldest first; the (count - smaller)-th to leave makes the count `smaller`.
-        return truth, ts[start + count - smaller - 1] + self.window
+        return truth, (stamps[start + count - smaller - 1] >> SEQ_BITS) + self.window
 
     def explain(self, states: States, now: int) -> dict[str, Any]:
-        cut = now - self.window
-        pairs = sorted(
-            (at, seq) for s in states if (log := s.logs[self.slot]) is not None
-            for at, seq in zip(log.ts, log.seqs) if at > cut
-        )
+        first = after(now - self.window)
+        pairs = sorted(unstamp(v) for s in states if (log := s.logs[self.slot]) is not None
+                       for v in log.stamps if v >= first)
         return {"holds": self.test.at(len(pairs))[0] if self.test.comparisons else bool(pairs),
                 "count": len(pairs), "events": _events(self.event, pairs[-20:]),
                 "note": f"the latest 20 of {len(pairs)}" if len(pairs) > 20 else None}
@@ -195,11 +202,12 @@ def _aggregate(function: str, count: int, total: int, low: Any, high: Any) -> An
 class TotalLeaf:
     """``performed`` with ``sum|avg|min|max`` and no ``within``."""
 
-    __slots__ = ("slot", "event", "function", "comparisons")
+    __slots__ = ("slot", "event", "function", "comparisons", "test")
     timed = False
 
     def __init__(self, slot: int, event: str, function: str, comparisons: tuple[Comparison, ...]) -> None:
         self.slot, self.event, self.function, self.comparisons = slot, event, function, comparisons
+        self.test = compile_test(comparisons)
 
     def _value(self, states: States) -> tuple[Any, int]:
         count, total, low, high = 0, 0, None, None
@@ -214,11 +222,12 @@ class TotalLeaf:
         return _aggregate(self.function, count, total, low, high), count
 
     def evaluate(self, states: States, now: int) -> Verdict:
-        return all_hold(self._value(states)[0], self.comparisons), None
+        return self.test(self._value(states)[0]), None
 
     def explain(self, states: States, now: int) -> dict[str, Any]:
         value, count = self._value(states)
-        recent = sorted(p for s in states if (log := s.logs[self.slot]) is not None for p in log.recent)[-RECENT:]
+        logs = [s.logs[self.slot] for s in states if s.logs[self.slot] is not None]
+        recent = [unstamp(v) for v in sorted(v for log in logs for v in log.recent)[-RECENT:]]
         return {"holds": all_hold(value, self.comparisons), self.function: value, "over": count,
                 "events": _events(self.event, recent),
                 "note": f"the latest {len(recent)} of {count}" if count > len(recent) else None}
@@ -227,73 +236,84 @@ class TotalLeaf:
 class WindowAggregateLeaf:
     """``performed`` with ``sum|avg|min|max`` and ``within``."""
 
-    __slots__ = ("slot", "event", "window", "function", "comparisons")
+    __slots__ = ("slot", "event", "window", "function", "comparisons", "test")
     timed = True
 
     def __init__(self, slot: int, event: str, window: int, function: str, comparisons: tuple[Comparison, ...]) -> None:
         self.slot, self.event, self.window = slot, event, window
         self.function, self.comparisons = function, comparisons
+        self.test = compile_test(comparisons)
 
-    def _entries(self, states: States, now: int) -> tuple[list[int], list[int], list[Any], list[int]]:
-        cut = now - self.window
-        logs = [log for s in states if (log := s.logs[self.slot]) is not None]
+    def _entries(self, states: States, now: int) -> tuple[list[int], list[Any], list[int]]:
+        """Stamps, values and exact values of the events in the window, oldest first."""
+        first, slot = after(now - self.window), self.slot
+        logs = [log for s in states if (log := s.logs[slot]) is not None and log.stamps and log.stamps[-1] >= first]
+        if not logs:
+            return [], [], []
         if len(logs) == 1:
             log = logs[0]
-            i = bisect_right(log.ts, cut)
-            return log.ts[i:], log.seqs[i:], log.values[i:], log.exacts[i:]
-        rows = sorted(
-            row for log in logs for row in zip(log.ts, log.seqs, log.values, log.exacts) if row[0] > cut
-        )
+            i = bisect_left(log.stamps, first)
+            return log.stamps[i:], log.values[i:], log.exacts[i:]
+        rows = sorted(row for log in logs for row in zip(log.stamps, log.values, log.exacts) if row[0] >= first)
         if not rows:
-            return [], [], [], []
-        ts, seqs, values, exacts = (list(column) for column in zip(*rows))
-        return ts, seqs, values, exacts
+            return [], [], []
+        stamps, values, exacts = (list(column) for column in zip(*rows))
+        return stamps, values, exacts
 
     def evaluate(self, states: States, now: int) -> Verdict:
-        ts, _, values, exacts = self._entries(states, now)
-        n, function, comparisons = len(ts), self.function, self.comparisons
+        stamps, values, exacts = self._entries(states, now)
+        n, function, test = len(stamps), self.function, self.test
         if n == 0:
-            return all_hold(None, comparisons), None
+            return test(None), None
         if function in ("sum", "avg"):
             total = sum(exacts)
-            truth = all_hold(_aggregate(function, n, total, None, None), comparisons)
+            truth = test(_aggregate(function, n, total, None, None))
             for k in range(n):  # events leave oldest first
                 total -= exacts[k]
-                if all_hold(_aggregate(function, n - k - 1, total, None, None), comparisons) != truth:
-                    return truth, ts[k] + self.window
+                if test(_aggregate(function, n - k - 1, total, None, None)) != truth:
+                    return truth, (stamps[k] >> SEQ_BITS) + self.window
             return truth, None
         pick = min if function == "min" else max
         suffix = list(accumulate(reversed(values), pick))[::-1]  # suffix[k] = pick(values[k:])
-        truth = all_hold(suffix[0], comparisons)
+        truth = test(suffix[0])
         for k in range(n):
-            remaining = suffix[k + 1] if k + 1 < n else None
-            if all_hold(remaining, comparisons) != truth:
-                return truth, ts[k] + self.window
+            if test(suffix[k + 1] if k + 1 < n else None) != truth:
+                return truth, (stamps[k] >> SEQ_BITS) + self.window
         return truth, None
 
     def explain(self, states: States, now: int) -> dict[str, Any]:
-        ts, seqs, values, exacts = self._entries(states, now)
+        stamps, values, exacts = self._entries(states, now)
         low = min(values) if values else None
         high = max(values) if values else None
-        value = _aggregate(self.function, len(ts), sum(exacts), low, high)
-        return {"holds": all_hold(value, self.comparisons), self.function: value, "over": len(ts),
-                "events": _events(self.event, list(zip(ts, seqs))[-20:]),
-                "note": f"the latest 20 of {len(ts)}" if len(ts) > 20 else None}
+        value = _aggregate(self.function, len(stamps), sum(exacts), low, high)
+        return {"holds": all_hold(value, self.comparisons), self.function: value, "over": len(stamps),
+                "events": _events(self.event, [unstamp(v) for v in stamps[-20:]]),
+                "note": f"the latest 20 of {len(stamps)}" if len(stamps) > 20 else None}
 
 
 # ---- sequences ---------------------------------------------------------------------
 
 
-def _gather(states: States, slot: int) -> tuple[bool, dict[Any, list[tuple[int, int]]], dict[Any, list[tuple[int, int]]]]:
-    logs = [log for s in states if (log := s.logs[slot]) is not None]
-    if not logs:
-        return False, {}, {}
-    if len(logs) == 1:
-        return logs[0].latched, logs[0].a, logs[0].b
-    if any(log.latched for log in logs):
-        return True, {}, {}
-    a: dict[Any, list[tuple[int, int]]] = {}
-    b: dict[Any, list[tuple[int, int]]] = {}
+Groups = dict[Any, list[int]]
+
+
+def _gather(states: States, slot: int) -> tuple[bool, Groups, Groups]:
+    """A sequence's A and B stamps over a profile's identifiers (latched: settled true)."""
+    if len(states) == 1:
+        log = states[0].logs[slot]
+        return (log.latched, log.a, log.b) if log is not None else _NOTHING
+    logs = []
+    for state in states:
+        log = state.logs[slot]
+        if log is not None:
+            if log.latched:
+                return True, {}, {}
+            if log.a or log.b:
+                logs.append(log)
+    if len(logs) <= 1:
+        return (False, logs[0].a, logs[0].b) if logs else _NOTHING
+    a: Groups = {}
+    b: Groups = {}
     for log in logs:
         for side, into in ((log.a, a), (log.b, b)):
             for key, events in side.items():
@@ -302,6 +322,9 @@ def _gather(states: States, slot: int) -> tuple[bool, dict[Any, list[tuple[int, 
         for events in side.values():
             events.sort()
     return False, a, b
+
+
+_NOTHING: tuple[bool, Groups, Groups] = (False, {}, {})
 
 
 class FollowedByLeaf:
@@ -313,23 +336,24 @@ class FollowedByLeaf:
     def __init__(self, slot: int, event: str, then: str, window: int, gap: int | None) -> None:
         self.slot, self.event, self.then, self.window, self.gap = slot, event, then, window, gap
 
-    def _latest_pair(self, states: States, now: int) -> tuple[bool, tuple[int, int] | None, tuple[int, int] | None]:
+    def _latest_pair(self, states: States, now: int) -> tuple[bool, int | None, int | None]:
+        """(latched, the latest A in the window that is followed, its B) as stamps."""
         latched, a, b = _gather(states, self.slot)
         if latched:
             return True, None, None
-        low = now - self.window if self.window else None
-        best: tuple[int, int] | None = None
-        best_b: tuple[int, int] | None = None
+        first = after(now - self.window) if self.window else None
+        best: int | None = None
+        best_b: int | None = None
         for key, events in a.items():
             bs = b.get(key)
             if not bs:
                 continue
-            for at, seq in reversed(events):
-                if (low is not None and at <= low) or (best is not None and at <= best[0]):
+            for value in reversed(events):
+                if (first is not None and value < first) or (best is not None and value <= best):
                     break
-                found = partner(bs, at, seq, self.gap)
+                found = partner(bs, value, self.gap)
                 if found is not None:
-                    best, best_b = (at, seq), found
+                    best, best_b = value, found
                     break
         return False, best, best_b
 
@@ -339,14 +363,15 @@ class FollowedByLeaf:
             return True, None
         if best is None:
             return False, None
-        return True, (best[0] + self.window if self.window else None)
+        return True, ((best >> SEQ_BITS) + self.window if self.window else None)
 
     def explain(self, states: States, now: int) -> dict[str, Any]:
         latched, best, best_b = self._latest_pair(states, now)
         if latched:
             return {"holds": True, "events": [], "note": "an A followed by a B within one identifier (kept as a fact)"}
-        events = _events(self.event, [best]) + _events(self.then, [best_b]) if best and best_b else []
-        return {"holds": best is not None, "events": events}
+        if best is None or best_b is None:
+            return {"holds": False, "events": []}
+        return {"holds": True, "events": _events(self.event, [unstamp(best)]) + _events(self.then, [unstamp(best_b)])}
 
 
 class NotFollowedByLeaf:
@@ -358,42 +383,43 @@ class NotFollowedByLeaf:
     def __init__(self, slot: int, event: str, window: int, gap: int) -> None:
         self.slot, self.event, self.window, self.gap = slot, event, window, gap
 
-    def _open(self, states: States, now: int) -> list[tuple[int, int, int, int]]:
-        """(abandoned from, until, A.ts, A.seq) for each A not followed so far."""
+    def _open(self, states: States, now: int) -> list[tuple[int, int, int]]:
+        """(abandoned from, until, A's stamp) for each A in the window not followed so far."""
         _, a, b = _gather(states, self.slot)
-        low = now - self.window if self.window else None
+        first = after(now - self.window) if self.window else None
         gap, window = self.gap, self.window
         out = []
         for key, events in a.items():
             bs = b.get(key)
-            start = bisect_right(events, (low, math.inf)) if low is not None else 0
-            for at, seq in events[start:]:
-                if partner(bs, at, seq, gap) is None:
+            start = bisect_left(events, first) if first is not None else 0
+            for value in events[start:] if start else events:
+                if bs is None or partner(bs, value, gap) is None:
+                    at = value >> SEQ_BITS
                     until = at + window if window else FOREVER
                     if at + gap < until:
-                        out.append((at + gap, until, at, seq))
+                        out.append((at + gap, until, value))
         return out
 
     def evaluate(self, states: States, now: int) -> Verdict:
         spans = self._open(states, now)
         if not spans:
             return False, None
-        truth = any(start <= now < until for start, until, _, _ in spans)
+        truth = any(start <= now < until for start, until, _ in spans)
         if not truth:
-            return False, min((start for start, _, _, _ in spans if start > now), default=None)
+            return False, min((start for start, _, _ in spans if start > now), default=None)
         reach = now
-        for start, until, _, _ in sorted(spans):
+        for start, until, _ in sorted(spans):
             if start <= reach < until:
                 reach = until
         return True, (None if reach >= FOREVER else reach)
 
     def explain(self, states: States, now: int) -> dict[str, Any]:
         spans = self._open(states, now)
-        abandoned = sorted((at, seq) for start, until, at, seq in spans if start <= now < until)
-        pending = sorted((at, seq) for start, _, at, seq in spans if start > now)
+        abandoned = sorted(unstamp(v) for start, until, v in spans if start <= now < until)
+        pending = sorted(unstamp(v) for start, _, v in spans if start > now)
         return {"holds": bool(abandoned), "events": _events(self.event, abandoned[-20:]),
-                "pending": [{**e, "deadline": instant(e_at + self.gap).isoformat()}
-                            for e, (e_at, _) in zip(_events(self.event, pending), pending)]}
+                "pending": [{**event, "deadline": instant(at + self.gap).isoformat()}
+                            for event, (at, _) in zip(_events(self.event, pending), pending)]}
 
 
 # ---- traits ------------------------------------------------------------------------
@@ -402,12 +428,12 @@ class NotFollowedByLeaf:
 class TraitLeaf:
     """A trait's latest ``identify`` value (by time, then seq) across the identifiers."""
 
-    __slots__ = ("name", "comparisons")
+    __slots__ = ("name", "comparisons", "test")
     timed = False
     slot = -1
 
     def __init__(self, name: str, comparisons: tuple[Comparison, ...]) -> None:
-        self.name, self.comparisons = name, comparisons
+        self.name, self.comparisons, self.test = name, comparisons, compile_test(comparisons)
 
     def value(self, states: States) -> tuple[Any, tuple[int, int] | None]:
         best: tuple[int, int, Any] | None = None
@@ -418,7 +444,7 @@ class TraitLeaf:
         return (best[2], (best[0], best[1])) if best is not None else (None, None)
 
     def evaluate(self, states: States, now: int) -> Verdict:
-        return all_hold(self.value(states)[0], self.comparisons), None
+        return self.test(self.value(states)[0]), None
 
     def explain(self, states: States, now: int) -> dict[str, Any]:
         value, source = self.value(states)

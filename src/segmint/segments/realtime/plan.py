@@ -49,7 +49,8 @@ from segmint.segments.realtime.leaves import (
     WindowCountLeaf,
 )
 from segmint.segments.realtime.state import AggregateSlot, SelectorSlot, SequenceSlot, Slot, WhereTest
-from segmint.segments.values import all_hold, lookup
+from segmint.segments.realtime.compare import compile_test
+from segmint.segments.values import lookup
 
 SNAPSHOT_FORMAT = 1
 Formula = Callable[[list[bool], list[bool]], bool]
@@ -92,11 +93,18 @@ def fingerprint(segments: LoadedSegments, identity: IdentityConfig) -> str:
 def _where_test(where: tuple[PropertyFilter, ...]) -> WhereTest | None:
     if not where:
         return None
-    filters = tuple((f.path, f.comparisons) for f in where)
+    filters = tuple((f.path, compile_test(f.comparisons)) for f in where)
+    if len(filters) == 1 and len(filters[0][0]) == 1:
+        (key,), check = filters[0]
+
+        def single(properties: Any) -> bool:
+            return check(properties.get(key) if isinstance(properties, dict) else None)
+
+        return single
 
     def test(properties: Any) -> bool:
-        for path, comparisons in filters:
-            if not all_hold(lookup(properties, path), comparisons):
+        for path, check in filters:
+            if not check(lookup(properties, path)):
                 return False
         return True
 
@@ -140,15 +148,24 @@ class _Builder:
         if sequence is not None:
             slot = len(self.slots)
             gap = sequence.then.within.micros if sequence.then.within else None
+            sides = []
             for is_a, m in ((True, match), (False, sequence.then)):
-                self._new_slot(SequenceSlot(slot, is_a, sequence.same, window, gap, sequence.negated), self._route(m))
+                side = SequenceSlot(slot, is_a, sequence.same, window, gap, sequence.negated)
+                sides.append(side)
+                self._new_slot(side, self._route(m))
             self.slots.pop()  # both sides write one log: one slot index
             self.slot_leaves.pop()
             if sequence.negated:
                 assert gap is not None
                 leaf: Leaf = NotFollowedByLeaf(slot, match.event, window, gap)
+                # A new B only ever follows an A: an abandonment can end, never start.
+                sides[0].leaves += ((index, None),)
+                sides[1].leaves += ((index, False),)
             else:
                 leaf = FollowedByLeaf(slot, match.event, sequence.then.event, window, gap)
+                # A new A or B only adds pairs: once true, an event keeps it true.
+                sides[0].leaves += ((index, True),)
+                sides[1].leaves += ((index, True),)
         elif isinstance(measure, AggregateMeasure):
             key = (match.event, match.where, measure.property)
             agg = self.aggregate_slot.get(key)
@@ -162,6 +179,7 @@ class _Builder:
             else:
                 agg.history = True
                 leaf = TotalLeaf(agg.index, match.event, measure.function, measure.comparisons)
+            agg.leaves += ((index, None),)
             slot = agg.index
         else:
             key2 = (match.event, match.where)
@@ -175,10 +193,15 @@ class _Builder:
                 leaf = WindowCountLeaf(sel.index, match.event, window, measure.comparisons)
                 wanted = leaf.test.is_any()
                 if wanted is not None:
+                    # Decided by the latest event alone: updated in place as events come.
                     leaf = RecentLeaf(sel.index, match.event, window, wanted)
+                    sel.quick += ((index, window, wanted),)
             else:
                 sel.recent = True
                 leaf = CountLeaf(sel.index, match.event, measure.comparisons)
+            if not isinstance(leaf, RecentLeaf):
+                # A larger count keeps an upward-closed test (gte, gt) true.
+                sel.leaves += ((index, True if leaf.test.upward() else None),)
             slot = sel.index
         self.leaves.append(leaf)
         self.slot_leaves[slot].append(index)

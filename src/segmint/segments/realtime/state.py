@@ -34,6 +34,8 @@ from segmint.segments.values import lookup
 FRACTION_BITS = 1074
 RECENT = 5  # events kept to explain an all-history condition
 Key = tuple[Any, ...]
+# The leaves a slot's events can change: (leaf, the value a new event cannot change, or None).
+Reads = tuple[tuple[int, "bool | None"], ...]
 
 
 def exact(value: int | float) -> int:
@@ -97,25 +99,53 @@ class IdState:
         return False
 
 
-def _remember(recent: list[tuple[int, int]], at: int, seq: int) -> None:
+def _remember(recent: list[int], at: int, seq: int) -> None:
+    value = stamp(at, seq)
     if len(recent) < RECENT:
-        insort(recent, (at, seq))
-    elif (at, seq) > recent[0]:
-        insort(recent, (at, seq))
+        insort(recent, value)
+    elif value > recent[0]:
+        insort(recent, value)
         del recent[0]
 
 
 # ---- one selector's events ---------------------------------------------------------
 
+SEQ_BITS = 64
+_NO_LIST: tuple[()] = ()  # stands in for a list a slot never fills (and costs the GC nothing)
+
+
+def stamp(at: int, seq: int) -> int:
+    """An event's time and seq as one sortable int: (time, seq) order, one list instead of two."""
+    return (at << SEQ_BITS) + seq
+
+
+def after(cut: int) -> int:
+    """The smallest stamp of an event later than ``cut``: bisect_left(stamps, after(cut))."""
+    return (cut + 1) << SEQ_BITS
+
+
+def unstamp(value: int) -> tuple[int, int]:
+    return value >> SEQ_BITS, value & ((1 << SEQ_BITS) - 1)
+
+
+def _insert(stamps: list[int], value: int) -> int:
+    if not stamps or value >= stamps[-1]:
+        stamps.append(value)
+        return len(stamps) - 1
+    i = bisect_right(stamps, value)
+    stamps.insert(i, value)
+    return i
+
 
 class SelectorLog:
-    __slots__ = ("n", "recent", "ts", "seqs")
+    """All-history count and recent events; stamps inside the window (if any)."""
 
-    def __init__(self) -> None:
+    __slots__ = ("n", "recent", "stamps")
+
+    def __init__(self, recent: bool, window: bool) -> None:
         self.n = 0
-        self.recent: list[tuple[int, int]] = []
-        self.ts: list[int] = []
-        self.seqs: list[int] = []
+        self.recent: list[tuple[int, int]] | tuple[()] = [] if recent else _NO_LIST
+        self.stamps: list[int] | tuple[()] = [] if window else _NO_LIST
 
 
 class SelectorSlot:
@@ -125,33 +155,26 @@ class SelectorSlot:
     window list is kept); ``recent`` whether an all-history count reads it.
     """
 
-    __slots__ = ("index", "horizon", "recent")
+    __slots__ = ("index", "horizon", "recent", "leaves", "quick")
 
     def __init__(self, index: int, horizon: int, recent: bool) -> None:
         self.index, self.horizon, self.recent = index, horizon, recent
+        self.leaves: Reads = ()
+        self.quick: tuple[tuple[int, int, bool], ...] = ()  # "performed within": (leaf, window, wanted)
 
     def take(self, state: IdState, at: int, seq: int, properties: Any, now: int) -> bool:
         log = state.logs[self.index]
         if log is None:
-            log = state.logs[self.index] = SelectorLog()
+            log = state.logs[self.index] = SelectorLog(self.recent, self.horizon > 0)
         log.n += 1
         if self.recent:
-            _remember(log.recent, at, seq)
+            _remember(log.recent, at, seq)  # type: ignore[arg-type]
         horizon = self.horizon
-        if horizon:
-            cut = now - horizon
-            if at > cut:
-                ts = log.ts
-                if not ts or at >= ts[-1]:
-                    ts.append(at)
-                    log.seqs.append(seq)
-                else:
-                    i = bisect_right(ts, at)
-                    ts.insert(i, at)
-                    log.seqs.insert(i, seq)
-                if ts[0] <= cut:
-                    drop = bisect_right(ts, cut)
-                    del ts[:drop], log.seqs[:drop]
+        if horizon and at > now - horizon:
+            stamps = log.stamps
+            _insert(stamps, stamp(at, seq))  # type: ignore[arg-type]
+            if stamps[0] < after(now - horizon):
+                del stamps[: bisect_left(stamps, after(now - horizon))]  # type: ignore[arg-type]
         return True
 
 
@@ -159,27 +182,30 @@ class SelectorSlot:
 
 
 class AggregateLog:
-    __slots__ = ("n", "total", "lo", "hi", "recent", "ts", "seqs", "values", "exacts")
+    """All-history count, exact sum, min and max; values inside the window (if any)."""
 
-    def __init__(self) -> None:
+    __slots__ = ("n", "total", "lo", "hi", "recent", "stamps", "values", "exacts")
+
+    def __init__(self, history: bool, window: bool) -> None:
         self.n = 0
         self.total = 0
         self.lo: Any = None
         self.hi: Any = None
-        self.recent: list[tuple[int, int]] = []
-        self.ts: list[int] = []
-        self.seqs: list[int] = []
-        self.values: list[int | float] = []
-        self.exacts: list[int] = []
+        self.recent: list[tuple[int, int]] | tuple[()] = [] if history else _NO_LIST
+        self.stamps: list[int] | tuple[()] = [] if window else _NO_LIST
+        self.values: list[int | float] | tuple[()] = [] if window else _NO_LIST
+        self.exacts: list[int] | tuple[()] = [] if window else _NO_LIST
 
 
 class AggregateSlot:
     """Takes the numeric values of ``path`` in one selector's events."""
 
-    __slots__ = ("index", "path", "horizon", "history")
+    __slots__ = ("index", "path", "horizon", "history", "leaves", "quick")
 
     def __init__(self, index: int, path: tuple[str, ...], horizon: int, history: bool) -> None:
         self.index, self.path, self.horizon, self.history = index, path, horizon, history
+        self.leaves: Reads = ()
+        self.quick: tuple[tuple[int, int, bool], ...] = ()
 
     def take(self, state: IdState, at: int, seq: int, properties: Any, now: int) -> bool:
         value = lookup(properties, self.path)
@@ -187,7 +213,7 @@ class AggregateSlot:
             return False
         log = state.logs[self.index]
         if log is None:
-            log = state.logs[self.index] = AggregateLog()
+            log = state.logs[self.index] = AggregateLog(self.history, self.horizon > 0)
         scaled = exact(value)
         if self.history:
             log.n += 1
@@ -196,21 +222,17 @@ class AggregateSlot:
                 log.lo = value
             if log.hi is None or value > log.hi:
                 log.hi = value
-            _remember(log.recent, at, seq)
+            _remember(log.recent, at, seq)  # type: ignore[arg-type]
         horizon = self.horizon
         if horizon:
-            cut = now - horizon
-            if at <= cut:
+            if at <= now - horizon:
                 return self.history
-            ts = log.ts
-            i = len(ts) if not ts or at >= ts[-1] else bisect_right(ts, at)
-            ts.insert(i, at)
-            log.seqs.insert(i, seq)
-            log.values.insert(i, value)
-            log.exacts.insert(i, scaled)
-            if ts[0] <= cut:
-                drop = bisect_right(ts, cut)
-                del ts[:drop], log.seqs[:drop], log.values[:drop], log.exacts[:drop]
+            i = _insert(log.stamps, stamp(at, seq))  # type: ignore[arg-type]
+            log.values.insert(i, value)  # type: ignore[union-attr]
+            log.exacts.insert(i, scaled)  # type: ignore[union-attr]
+            if log.stamps[0] < after(now - horizon):
+                drop = bisect_left(log.stamps, after(now - horizon))  # type: ignore[arg-type]
+                del log.stamps[:drop], log.values[:drop], log.exacts[:drop]  # type: ignore[union-attr]
         return True
 
 
@@ -218,38 +240,43 @@ class AggregateSlot:
 
 
 class SequenceLog:
+    """A and B events (stamps, sorted) by ``same`` key; ``latched`` once settled true for good."""
+
     __slots__ = ("a", "b", "latched")
 
     def __init__(self) -> None:
-        self.a: dict[Key, list[tuple[int, int]]] = {}
-        self.b: dict[Key, list[tuple[int, int]]] = {}
+        self.a: dict[Key, list[int]] = {}
+        self.b: dict[Key, list[int]] = {}
         self.latched = False
 
 
-def partner(bs: list[tuple[int, int]] | None, at: int, seq: int, gap: int | None) -> tuple[int, int] | None:
-    """A B of ``bs`` (sorted) with at <= B.ts <= at + gap and another seq, if any."""
+def partner(bs: list[int] | None, a: int, gap: int | None) -> int | None:
+    """A B of ``bs`` (sorted stamps) with A.ts <= B.ts <= A.ts + gap, other than A itself."""
     if not bs:
         return None
-    i = bisect_left(bs, (at,))
+    at = a >> SEQ_BITS
+    i = bisect_left(bs, at << SEQ_BITS)
+    limit = after(at + gap) if gap is not None else None
     for j in (i, i + 1):
         if j >= len(bs):
             return None
         b = bs[j]
-        if gap is not None and b[0] > at + gap:
+        if limit is not None and b >= limit:
             return None
-        if b[1] != seq:
+        if b != a:
             return b
     return None
 
 
-def follower_of(as_: list[tuple[int, int]] | None, at: int, seq: int, gap: int | None) -> bool:
-    """Whether some A of ``as_`` is followed by a B at (at, seq)."""
+def follower_of(as_: list[int] | None, b: int, gap: int | None) -> bool:
+    """Whether some A of ``as_`` (sorted stamps) is followed by the B ``b``."""
     if not as_:
         return False
-    low = (at - gap,) if gap is not None else (-math.inf,)
-    i = bisect_left(as_, low)
-    while i < len(as_) and as_[i][0] <= at:
-        if as_[i][1] != seq:
+    bt = b >> SEQ_BITS
+    i = bisect_left(as_, (bt - gap) << SEQ_BITS) if gap is not None else 0
+    end = after(bt)
+    while i < len(as_) and as_[i] < end:
+        if as_[i] != b:
             return True
         i += 1
     return False
@@ -262,12 +289,14 @@ class SequenceSlot:
     ``within`` D (None: unbounded), ``negated`` for ``not_followed_by``.
     """
 
-    __slots__ = ("index", "is_a", "paths", "window", "gap", "negated")
+    __slots__ = ("index", "is_a", "paths", "window", "gap", "negated", "leaves", "quick")
 
     def __init__(self, index: int, is_a: bool, paths: tuple[tuple[str, ...], ...], window: int,
                  gap: int | None, negated: bool) -> None:
         self.index, self.is_a, self.paths = index, is_a, paths
         self.window, self.gap, self.negated = window, gap, negated
+        self.leaves: Reads = ()
+        self.quick: tuple[tuple[int, int, bool], ...] = ()
 
     def take(self, state: IdState, at: int, seq: int, properties: Any, now: int) -> bool:
         window = self.window
@@ -285,34 +314,36 @@ class SequenceSlot:
         events = mine.get(key)
         if events is None:
             events = mine[key] = []
+        value = stamp(at, seq)
         if window:
-            insort(events, (at, seq))
-            if events[0][0] <= now - window:
-                del events[: bisect_right(events, (now - window, math.inf))]
+            _insert(events, value)
+            first = after(now - window)
+            if events[0] < first:
+                del events[: bisect_left(events, first)]
             return True
-        return self._settle(log, events, other.get(key), at, seq)
+        return self._settle(log, events, other.get(key), value)
 
-    def _settle(self, log: SequenceLog, events: list[tuple[int, int]], others: list[tuple[int, int]] | None,
-                at: int, seq: int) -> bool:
+    def _settle(self, log: SequenceLog, events: list[int], others: list[int] | None, value: int) -> bool:
         """All-history sequences: keep only what a later event or a merge can still change."""
         gap = self.gap
         if self.negated:
             if self.is_a:
-                if partner(others, at, seq, gap) is not None:
+                if partner(others, value, gap) is not None:
                     return False  # followed in its own identifier: never abandoned
-                insort(events, (at, seq))
+                _insert(events, value)
             else:
-                insort(events, (at, seq))
+                _insert(events, value)
                 if others:
-                    low = at - gap if gap is not None else -math.inf
-                    others[:] = [a for a in others if not (low <= a[0] <= at and a[1] != seq)]
+                    bt = value >> SEQ_BITS
+                    low, end = ((bt - gap) << SEQ_BITS if gap is not None else -math.inf), after(bt)
+                    others[:] = [a for a in others if not (low <= a < end and a != value)]
             return True
-        followed = partner(others, at, seq, gap) is not None if self.is_a else follower_of(others, at, seq, gap)
+        followed = partner(others, value, gap) is not None if self.is_a else follower_of(others, value, gap)
         if followed:
             log.latched = True
             log.a, log.b = {}, {}
             return True
-        insort(events, (at, seq))
+        _insert(events, value)
         if gap is None and len(events) > 2:
             # Unbounded gap: the two earliest A and the two latest B decide every pair.
             if self.is_a:
