@@ -281,7 +281,7 @@ def benchmark_segments() -> LoadedSegments:
 # and cast where the generator is known to write numbers.
 
 HAND_WRITTEN = """
-WITH msgs AS (
+WITH msgs AS NOT MATERIALIZED (
     SELECT i.profile_id AS pid, e.type, e.event, e.event_time AS ts, e.seq, e.properties, e.traits
     FROM events e
     JOIN {ids} i ON i.kind = CASE WHEN e.user_id IS NOT NULL THEN 'user_id' ELSE 'anonymous_id' END

@@ -10,10 +10,10 @@ import typer
 from segmint.cli.common import ConfigOption, DbOption, FormatOption, settings
 from segmint.cli.output import OutputFormat, console, print_json, table
 from segmint.clock import SystemClock
-from segmint.identity.profiles import rebuild
+from segmint.identity.profiles import refresh
 from segmint.ingest.ingestor import Ingestor
 from segmint.ingest.replay import read_fixes, replay, select_failed
-from segmint.store.access import open_reader, open_writer
+from segmint.store.access import reading, writing
 from segmint.store.remote import RemoteStore
 from segmint.store.store import Store
 
@@ -30,8 +30,7 @@ def list_failed(
 ) -> None:
     """List failed messages with their reasons, oldest first."""
     s = settings(config, db)
-    store = open_reader(s.db_path)
-    try:
+    with reading(s.db_path) as store:
         where = "" if all else "WHERE status = 'failed'"
         rows = store.query(
             f"SELECT id, source, received_at, origin, reason, status, raw FROM failed_messages {where} "
@@ -41,8 +40,6 @@ def list_failed(
         counts = store.query(
             f"SELECT reason, count(*) AS n FROM failed_messages {where} GROUP BY reason ORDER BY n DESC"
         ).to_pylist()
-    finally:
-        store.close()
     if format is OutputFormat.json:
         for row in rows:
             row["message"] = _message(row.pop("raw"))
@@ -65,13 +62,10 @@ def export(
 ) -> None:
     """Write the waiting failed messages as `{"id", "reason", "message"}` lines to fix by hand."""
     s = settings(config, db)
-    store = open_reader(s.db_path)
-    try:
+    with reading(s.db_path) as store:
         rows = store.query(
             "SELECT id, reason, raw FROM failed_messages WHERE status = 'failed' ORDER BY id"
         ).to_pylist()
-    finally:
-        store.close()
     with out.open("wb") as handle:
         for row in rows:
             handle.write(orjson.dumps({"id": row["id"], "reason": row["reason"], "message": _message(row["raw"])}))
@@ -90,18 +84,12 @@ def replay_command(
     """Replay failed messages through validation; those now valid are stored."""
     s = settings(config, db)
     fixes = read_fixes(from_file.read_bytes()) if from_file else None
-    store = open_writer(s.db_path)
-    try:
+    with writing(s.db_path) as store:
         records = select_failed(store, ids or None)
         target = store if isinstance(store, RemoteStore) else _LocalTarget(store)
         report = replay(target, records, SystemClock().now(), fixes)
         if report.replayed:
-            if isinstance(store, RemoteStore):
-                store.rebuild_profiles()
-            else:
-                rebuild(store.connection, s.config.identity)
-    finally:
-        store.close()
+            refresh(store, s.config.identity)
     if format is OutputFormat.json:
         print_json(report.as_dict())
         return

@@ -8,11 +8,11 @@ import typer
 
 from segmint.cli.common import ConfigOption, DbOption, FormatOption, settings
 from segmint.cli.output import OutputFormat, console, print_json, progress, table
-from segmint.identity.profiles import rebuild
+from segmint.identity.profiles import refresh
 from segmint.ingest.files import FilePlan
 from segmint.ingest.importer import FileReport, import_files, plan_imports
 from segmint.ingest.ingestor import Ingestor
-from segmint.store.access import open_writer
+from segmint.store.access import writing
 from segmint.store.remote import RemoteStore
 
 
@@ -27,8 +27,7 @@ def import_command(
     """Import messages from files. Importing the same file twice changes nothing."""
     s = settings(config, db)
     plans = plan_imports(files, s.config, mapping)
-    store = open_writer(s.db_path)
-    try:
+    with writing(s.db_path) as store:
         writer = store if isinstance(store, RemoteStore) else Ingestor(store)
         with progress(enabled=format is OutputFormat.table) as bar:
             tasks = {plan.path: bar.add_task(plan.path.name, total=plan.size) for plan in plans}
@@ -37,12 +36,7 @@ def import_command(
                 bar.advance(tasks[plan.path], done)
 
             reports = import_files(plans, writer, source=source, on_progress=advance)
-        if isinstance(store, RemoteStore):
-            store.rebuild_profiles()
-        else:
-            rebuild(store.connection, s.config.identity)
-    finally:
-        store.close()
+        refresh(store, s.config.identity)
     _show(reports, format)
 
 

@@ -9,7 +9,7 @@ import typer
 from segmint.cli.common import ConfigOption, DbOption, FormatOption, settings
 from segmint.cli.output import OutputFormat, console, print_json, table
 from segmint.identity.profiles import find_profile, rebuild
-from segmint.store.access import open_reader, open_writer
+from segmint.store.access import reading, writing
 from segmint.store.remote import RemoteStore
 
 app = typer.Typer(help="Resolved customer profiles.", no_args_is_help=True)
@@ -24,11 +24,8 @@ def show(
 ) -> None:
     """Print one profile: its ids, traits, conflicts and latest events."""
     s = settings(config, db)
-    store = open_reader(s.db_path)
-    try:
+    with reading(s.db_path) as store:
         view = find_profile(store, id)
-    finally:
-        store.close()
     if format is OutputFormat.json:
         print_json(view.as_dict())
         return
@@ -61,16 +58,13 @@ def list_profiles(
 ) -> None:
     """List profiles, most recently seen first."""
     s = settings(config, db)
-    store = open_reader(s.db_path)
-    try:
+    with reading(s.db_path) as store:
         rows = store.query(
             "SELECT profile_id, user_id, first_seen, last_seen, messages FROM profiles "
             "ORDER BY last_seen DESC, profile_id LIMIT ?",
             [limit],
         ).to_pylist()
         total = store.query("SELECT count(*) AS n FROM profiles").column("n")[0].as_py()
-    finally:
-        store.close()
     if format is OutputFormat.json:
         print_json({"total": total, "profiles": rows})
         return
@@ -82,12 +76,9 @@ def list_profiles(
 def rebuild_command(config: Path = ConfigOption, db: Path = DbOption) -> None:
     """Recompute identities and profiles from the stored events."""
     s = settings(config, db)
-    store = open_writer(s.db_path)
-    try:
+    with writing(s.db_path) as store:
         if isinstance(store, RemoteStore):
             store.rebuild_profiles()
         else:
             graph = rebuild(store.connection, s.config.identity)
             console.print(f"{sum(1 for _ in graph.profiles()):,} profiles, {sum(1 for _ in graph.conflicts()):,} refused joins")
-    finally:
-        store.close()

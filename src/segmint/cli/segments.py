@@ -43,18 +43,15 @@ def evaluate(
     """Evaluate every segment over the stored events at --as-of (batch, SQL)."""
     from segmint.clock import SystemClock, parse_instant
     from segmint.segments.evaluation import evaluate_store
-    from segmint.store.access import open_reader
+    from segmint.store.access import reading
 
     s = settings(config, db)
     instant = parse_instant(as_of) if as_of else SystemClock().now()
     loaded = load_segments(s.config.segments)
     for error in loaded.errors:
         err_console.print(f"[yellow]not evaluated:[/yellow] {error}")
-    store = open_reader(s.db_path)
-    try:
+    with reading(s.db_path) as store:
         memberships = evaluate_store(store, loaded, s.config.identity, instant)
-    finally:
-        store.close()
     if format is OutputFormat.json:
         print_json(memberships)
         return
@@ -67,17 +64,14 @@ def list_segments(config: Path = ConfigOption, db: Path = DbOption, format: Outp
     """Every segment with its status, size, last error and age (never silently stale)."""
     from segmint.clock import SystemClock
     from segmint.segments.inspect import statuses
-    from segmint.store.access import open_reader
+    from segmint.store.access import reading
 
     s = settings(config, db)
     loaded = load_segments(s.config.segments)
     recorded: dict = {}
     if s.db_path.exists():
-        store = open_reader(s.db_path)
-        try:
+        with reading(s.db_path) as store:
             recorded = statuses(store)
-        finally:
-            store.close()
     now = SystemClock().now()
     rows = []
     for name in list(loaded.definitions) + sorted({e.segment for e in loaded.errors}):
@@ -124,15 +118,12 @@ def explain(
     """Show which conditions held for a profile and which events made them hold."""
     from segmint.clock import SystemClock, parse_instant
     from segmint.segments.inspect import explain as explain_profile
-    from segmint.store.access import open_reader
+    from segmint.store.access import reading
 
     s = settings(config, db)
     instant = parse_instant(as_of) if as_of else SystemClock().now()
-    store = open_reader(s.db_path)
-    try:
+    with reading(s.db_path) as store:
         result = explain_profile(store, load_segments(s.config.segments), s.config.identity, profile, segment, instant)
-    finally:
-        store.close()
     if format is OutputFormat.json:
         print_json(result)
         return
@@ -181,7 +172,7 @@ def preview(
     from segmint.clock import SystemClock, parse_instant
     from segmint.errors import DefinitionError
     from segmint.segments.evaluation import evaluate_store
-    from segmint.store.access import open_reader
+    from segmint.store.access import reading
 
     s = settings(config, db)
     raw = dict(s.config.segments)
@@ -199,11 +190,8 @@ def preview(
     needed = _with_dependencies(loaded, name)
     loaded.definitions = {n: d for n, d in loaded.definitions.items() if n in needed}
     instant = parse_instant(as_of) if as_of else SystemClock().now()
-    store = open_reader(s.db_path)
-    try:
+    with reading(s.db_path) as store:
         members = evaluate_store(store, loaded, s.config.identity, instant)[name]
-    finally:
-        store.close()
     if format is OutputFormat.json:
         print_json({"segment": name, "as_of": instant, "size": len(members), "sample": members[:sample]})
         return
@@ -235,14 +223,11 @@ def history(
 ) -> None:
     """The segment's size over time, from the recorded entries and exits."""
     from segmint.segments.inspect import sizes_over_time
-    from segmint.store.access import open_reader
+    from segmint.store.access import reading
 
     s = settings(config, db)
-    store = open_reader(s.db_path)
-    try:
+    with reading(s.db_path) as store:
         rows = sizes_over_time(store, name, every)
-    finally:
-        store.close()
     if format is OutputFormat.json:
         print_json({"segment": name, "every": every, "sizes": rows})
         return

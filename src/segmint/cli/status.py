@@ -7,7 +7,7 @@ from typing import Any
 
 from segmint.cli.common import ConfigOption, DbOption, FormatOption, settings
 from segmint.cli.output import OutputFormat, console, print_json, table
-from segmint.store.access import open_reader
+from segmint.store.access import reading
 from segmint.store.store import StoreReader
 
 
@@ -32,11 +32,8 @@ def store_summary(store: StoreReader) -> dict[str, Any]:
 def status_command(config: Path = ConfigOption, db: Path = DbOption, format: OutputFormat = FormatOption) -> None:
     """Summarise the store: messages, profiles, failures, event mix."""
     s = settings(config, db)
-    store = open_reader(s.db_path)
-    try:
+    with reading(s.db_path) as store:
         summary = store_summary(store)
-    finally:
-        store.close()
     if format is OutputFormat.json:
         print_json(summary)
         return

@@ -158,6 +158,14 @@ def rebuild(con: duckdb.DuckDBPyConnection, identity: IdentityConfig) -> Identit
     return graph
 
 
+def refresh(store: Any, identity: IdentityConfig) -> None:
+    """Bring a store's profile tables up to date: here, or by the server that holds it."""
+    if hasattr(store, "rebuild_profiles"):
+        store.rebuild_profiles()
+    else:
+        rebuild(store.connection, identity)
+
+
 @dataclass(frozen=True)
 class ProfileView:
     """A profile as the store knows it, for ``segmint profiles show``."""

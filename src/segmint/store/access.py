@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from segmint.errors import StoreBusyError
@@ -34,3 +36,23 @@ def _remote(db_path: Path) -> RemoteStore:
             "stop it, or point --db at another store"
         )
     return RemoteStore(info)
+
+
+@contextmanager
+def reading(db_path: Path) -> Iterator[StoreReader]:
+    """``open_reader`` as a context: the store is closed on the way out."""
+    store = open_reader(db_path)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+@contextmanager
+def writing(db_path: Path) -> Iterator[Store | RemoteStore]:
+    """``open_writer`` as a context: the store is closed on the way out."""
+    store = open_writer(db_path)
+    try:
+        yield store
+    finally:
+        store.close()

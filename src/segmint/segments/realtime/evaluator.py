@@ -261,6 +261,18 @@ class RealtimeEvaluator:
                             for leaf, unmoved in slot.leaves:
                                 if values[leaf] != unmoved:
                                     dirty.add(leaf)
+                            if slot.counts:
+                                index = slot.index
+                                total = 0
+                                for member in profile.states:
+                                    log = member.logs[index]
+                                    if log is not None:
+                                        total += log.n
+                                for leaf, test in slot.counts:
+                                    value = test.at(total)[0]
+                                    if values[leaf] != value:
+                                        values[leaf] = value
+                                        profile.changed.append(leaf)
                             for leaf, window, wanted in slot.quick:
                                 # "performed within": known from this event alone, until at + window
                                 until = at + window

@@ -199,7 +199,9 @@ class _Builder:
             else:
                 sel.recent = True
                 leaf = CountLeaf(sel.index, match.event, measure.comparisons)
-            if not isinstance(leaf, RecentLeaf):
+                # Decided by the all-history count alone: updated in place as events come.
+                sel.counts += ((index, leaf.test),)
+            if isinstance(leaf, WindowCountLeaf):
                 # A larger count keeps an upward-closed test (gte, gt) true.
                 sel.leaves += ((index, True if leaf.test.upward() else None),)
             slot = sel.index

@@ -155,12 +155,13 @@ class SelectorSlot:
     window list is kept); ``recent`` whether an all-history count reads it.
     """
 
-    __slots__ = ("index", "horizon", "recent", "leaves", "quick")
+    __slots__ = ("index", "horizon", "recent", "leaves", "quick", "counts")
 
     def __init__(self, index: int, horizon: int, recent: bool) -> None:
         self.index, self.horizon, self.recent = index, horizon, recent
         self.leaves: Reads = ()
         self.quick: tuple[tuple[int, int, bool], ...] = ()  # "performed within": (leaf, window, wanted)
+        self.counts: tuple[tuple[int, Any], ...] = ()  # all-history counts: (leaf, its CountTest)
 
     def take(self, state: IdState, at: int, seq: int, properties: Any, now: int) -> bool:
         log = state.logs[self.index]
@@ -200,12 +201,13 @@ class AggregateLog:
 class AggregateSlot:
     """Takes the numeric values of ``path`` in one selector's events."""
 
-    __slots__ = ("index", "path", "horizon", "history", "leaves", "quick")
+    __slots__ = ("index", "path", "horizon", "history", "leaves", "quick", "counts")
 
     def __init__(self, index: int, path: tuple[str, ...], horizon: int, history: bool) -> None:
         self.index, self.path, self.horizon, self.history = index, path, horizon, history
         self.leaves: Reads = ()
         self.quick: tuple[tuple[int, int, bool], ...] = ()
+        self.counts: tuple[tuple[int, Any], ...] = ()
 
     def take(self, state: IdState, at: int, seq: int, properties: Any, now: int) -> bool:
         value = lookup(properties, self.path)
@@ -289,7 +291,7 @@ class SequenceSlot:
     ``within`` D (None: unbounded), ``negated`` for ``not_followed_by``.
     """
 
-    __slots__ = ("index", "is_a", "paths", "window", "gap", "negated", "leaves", "quick")
+    __slots__ = ("index", "is_a", "paths", "window", "gap", "negated", "leaves", "quick", "counts")
 
     def __init__(self, index: int, is_a: bool, paths: tuple[tuple[str, ...], ...], window: int,
                  gap: int | None, negated: bool) -> None:
@@ -297,6 +299,7 @@ class SequenceSlot:
         self.window, self.gap, self.negated = window, gap, negated
         self.leaves: Reads = ()
         self.quick: tuple[tuple[int, int, bool], ...] = ()
+        self.counts: tuple[tuple[int, Any], ...] = ()
 
     def take(self, state: IdState, at: int, seq: int, properties: Any, now: int) -> bool:
         window = self.window
