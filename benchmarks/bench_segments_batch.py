@@ -28,7 +28,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,7 @@ from segmint.segments.changes import Memberships
 from segmint.segments.parse import LoadedSegments, load_segments
 from segmint.store.store import Store
 
-NOW = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 DEMO_CONFIG = Path(__file__).resolve().parents[1] / "src" / "segmint" / "demo" / "segmint.yaml"
 HISTORY_DAYS = 540
 
@@ -92,18 +92,18 @@ def generate(con: duckdb.DuckDBPyConnection, events: int, profiles: int) -> None
         SELECT p,
                'anon-' || lpad(p::VARCHAR, 7, '0') AS anon,
                CASE WHEN p % 5 <> 0 THEN 'user-' || lpad(p::VARCHAR, 7, '0') END AS user_id,
-               {now_us} - CAST({_u('p', 1)} * {span_us} AS BIGINT) AS first_us,
-               ['female', 'male', 'other'][1 + CAST({_u('p', 2)} * 3 AS INT)] AS gender,
-               18 + CAST({_u('p', 3)} * 60 AS INT) AS age,
-               ['free', 'plus', 'pro'][1 + CAST({_u('p', 4)} * 3 AS INT)] AS plan,
-               {_u('p', 5)} AS activity
+               {now_us} - CAST({_u("p", 1)} * {span_us} AS BIGINT) AS first_us,
+               ['female', 'male', 'other'][1 + CAST({_u("p", 2)} * 3 AS INT)] AS gender,
+               18 + CAST({_u("p", 3)} * 60 AS INT) AS age,
+               ['free', 'plus', 'pro'][1 + CAST({_u("p", 4)} * 3 AS INT)] AS plan,
+               {_u("p", 5)} AS activity
         FROM range({profiles}) t(p)
         """
     )
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE gen_people AS
-        SELECT *, first_us + CAST((end_us - first_us) * {_u('p', 6)} * 0.3 AS BIGINT) AS signup_us
+        SELECT *, first_us + CAST((end_us - first_us) * {_u("p", 6)} * 0.3 AS BIGINT) AS signup_us
         FROM (
             -- One in ten stops coming back 200 days before now (the churned).
             SELECT *, CASE WHEN p % 10 = 3 AND first_us < {now_us - 200 * 86_400_000_000}
@@ -119,11 +119,11 @@ def generate(con: duckdb.DuckDBPyConnection, events: int, profiles: int) -> None
         CREATE OR REPLACE TEMP TABLE gen_tracks AS
         WITH raw AS (
             SELECT i,
-                   CAST(pow({_u('i', 11)}, 1.6) * {profiles} AS BIGINT) AS p,
-                   {_u('i', 12)} AS r_time,
-                   {_u('i', 13)} AS r_event,
-                   {_u('i', 14)} AS r1,
-                   {_u('i', 15)} AS r2
+                   CAST(pow({_u("i", 11)}, 1.6) * {profiles} AS BIGINT) AS p,
+                   {_u("i", 12)} AS r_time,
+                   {_u("i", 13)} AS r_event,
+                   {_u("i", 14)} AS r1,
+                   {_u("i", 15)} AS r2
             FROM range({tracks}) t(i)
         )
         SELECT raw.i, raw.p, g.anon, g.user_id, g.signup_us,
@@ -171,9 +171,9 @@ def generate(con: duckdb.DuckDBPyConnection, events: int, profiles: int) -> None
                            'interests', ['{"','".join(CATEGORIES[:3])}'][1 + p % 3 : 1 + p % 3 + 1])
         FROM gen_people WHERE user_id IS NOT NULL
         UNION ALL
-        SELECT 'identify', NULL, signup_us + CAST(({now_us} - signup_us) * {_u('p', 21)} AS BIGINT),
+        SELECT 'identify', NULL, signup_us + CAST(({now_us} - signup_us) * {_u("p", 21)} AS BIGINT),
                user_id, anon, NULL,
-               json_object('plan', CASE WHEN {_u('p', 22)} < 0.2 THEN NULL ELSE 'pro' END,
+               json_object('plan', CASE WHEN {_u("p", 22)} < 0.2 THEN NULL ELSE 'pro' END,
                            'age', age + 1)
         FROM gen_people WHERE user_id IS NOT NULL
         UNION ALL
@@ -465,7 +465,10 @@ def open_store(path: Path | None, events: int, profiles: int) -> Store:
     generate(store.connection, events, profiles)
     store.checkpoint()
     count = store.connection.execute("SELECT count(*) FROM events").fetchone()
-    print(f"generated {count[0] if count else 0:,} messages of {profiles:,} profiles in {time.perf_counter() - started:.1f} s")
+    print(
+        f"generated {count[0] if count else 0:,} messages of {profiles:,} profiles"
+        f" in {time.perf_counter() - started:.1f} s"
+    )
     return store
 
 

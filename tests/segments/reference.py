@@ -16,6 +16,7 @@ JSON columns may be text or already parsed).
 from __future__ import annotations
 
 import json
+import math
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -339,7 +340,11 @@ def _aggregate(function: str, numbers: list[float]) -> float | None:
         return None
     if function in ("sum", "avg"):
         total = sum(Fraction(n) for n in numbers)
-        return float(total if function == "sum" else total / len(numbers))
+        exact = total if function == "sum" else total / len(numbers)
+        try:
+            return float(exact)
+        except OverflowError:  # beyond the largest double: infinite, as IEEE addition would say
+            return math.inf if exact > 0 else -math.inf
     if function == "min":
         return min(numbers)
     return max(numbers)

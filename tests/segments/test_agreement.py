@@ -20,7 +20,8 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from functools import cached_property
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from hypothesis import strategies as st
 from reference import satisfies
 from reference import reference_memberships as reference
 from strategies import (
+    LAST_TICK,
     SCALARS,
     START,
     STEP,
@@ -40,6 +42,7 @@ from strategies import (
     segment_definitions,
     stored_rows,
     streams,
+    tick,
 )
 
 from segmint.config.model import IdentityConfig
@@ -61,7 +64,7 @@ class Case:
     stream: Stream  # arrival order
     instants: list[datetime]  # ascending
 
-    @property
+    @cached_property
     def loaded(self) -> LoadedSegments:
         loaded = load_segments(self.segments)
         assert not loaded.errors, loaded.errors
@@ -72,10 +75,10 @@ class Case:
             return f"{at.isoformat()} (tick {(at - START) / STEP:g})"
 
         lines = ["segments:"]
-        lines += [f"  {name}: {json.dumps(body)}" for name, body in self.segments.items()]
+        lines += [f"  {name}: {json.dumps(body, ensure_ascii=False)}" for name, body in self.segments.items()]
         lines.append(f"identity: {self.identity.model_dump(exclude_defaults=True) or 'default'}")
         lines.append("messages in arrival order (seq 1, 2, ...):")
-        lines += [f"  {json.dumps(m)}" for m in self.stream.messages]
+        lines += [f"  {json.dumps(m, ensure_ascii=False)}" for m in self.stream.messages]
         lines.append("instants: " + ", ".join(minute(t) for t in self.instants))
         return "\n".join(lines)
 
@@ -293,3 +296,135 @@ def test_the_harness_runs_the_reference(case: Case) -> None:
         assert [r["message_id"] for r in rows] == [m["messageId"] for m in case.stream.messages]
         for at in case.instants:
             assert list(reference(rows, case.loaded, case.identity, at)) == list(case.loaded.definitions)
+
+
+def test_realtime_changes_are_stamped_at_their_instants() -> None:
+    """Fed everything up front (nothing is late), the changes emitted on the way to the last
+    instant, replayed up to any instant T, give the reference's memberships at T."""
+    from segmint.segments.realtime import RealtimeEvaluator
+
+    @settings(max_examples=EXAMPLES // 2, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(case=cases)
+    def stamped(case: Case) -> None:
+        note(case.describe())
+        with stored(case) as (_, rows):
+            evaluator = RealtimeEvaluator(case.loaded, case.identity)
+            changes = evaluator.feed(rows)
+            end = case.instants[-1]
+            changes += evaluator.advance(end)
+        assert [c.at for c in changes] == sorted(c.at for c in changes), "changes out of time order"
+        moments = sorted({*case.instants, *(tick(k) for k in range(-1, LAST_TICK + 15)), *(c.at for c in changes)})
+        for at in (m for m in moments if m <= end):
+            replayed: dict[str, set[str]] = {name: set() for name in case.loaded.definitions}
+            for change in changes:
+                if change.at <= at:
+                    (replayed[change.segment].add if change.entered else replayed[change.segment].discard)(change.profile_id)
+            got = {name: sorted(ids) for name, ids in replayed.items()}
+            expected = reference(rows, case.loaded, case.identity, at)
+            assert got == expected, disagreement(case, "realtime changes replayed up to the instant", at, expected, got)
+
+    stamped()
+
+
+# ---- edges found by hand or by long hunts, kept as fixed cases ----------------------------
+
+_EMAIL = IdentityConfig(identifiers={"email": {"paths": ["traits.email"], "normalize": ["trim", "lowercase"]}})  # type: ignore[dict-item]
+
+
+def _delta(minutes: float, micros: int = 0) -> timedelta:
+    return timedelta(minutes=minutes, microseconds=micros)
+
+
+def _m(type: str, minutes: int, micros: int = 0, **fields: Any) -> dict[str, Any]:
+    return {"type": type, "timestamp": (START + _delta(minutes, micros)).isoformat(), **fields}
+
+
+def _edge(segments: dict[str, Any], messages: list[dict[str, Any]], minutes: list[float], identity: IdentityConfig = IdentityConfig()) -> Case:
+    numbered = tuple({**m, "messageId": f"m{i}"} for i, m in enumerate(messages))
+    return Case(segments, identity, Stream(numbered), [START + _delta(0, round(m * 60_000_000)) for m in minutes])
+
+
+EDGES = {
+    # identity: lowercase as DuckDB's lower() and Python's str.lower() disagree on special casing
+    "email-dotted-capital-i": _edge(
+        {"s": {"all": []}},
+        [_m("identify", 0, anonymousId="a1", traits={"email": "İ@x.com"}), _m("identify", 1, anonymousId="a2", traits={"email": "i\u0307@x.com"})],
+        [1], _EMAIL,
+    ),
+    "email-final-sigma": _edge(
+        {"s": {"all": []}},
+        [_m("identify", 0, anonymousId="a1", traits={"email": "ΑΣ@x.com"}), _m("identify", 1, anonymousId="a2", traits={"email": "ας@x.com"})],
+        [1], _EMAIL,
+    ),
+    # numbers as numbers: 2**53 + 1 is not 2**53 (a DOUBLE cannot tell them apart)
+    "integers-beyond-double": _edge(
+        {"s": {"performed": "E", "where": {"n": 2**53}}, "t": {"performed": "E", "where": {"n": {"gt": 2**53}}}},
+        [_m("track", 0, userId="u1", event="E", properties={"n": 2**53 + 1})],
+        [1],
+    ),
+    # a sum does not depend on the order its terms are added in
+    "float-sum-order": _edge(
+        {"s": {"performed": "E", "sum": {"property": "n", "eq": 0.6}}, "t": {"performed": "E", "avg": {"property": "n", "eq": 0.2}}},
+        [_m("track", k, userId="u1", event="E", properties={"n": v}) for k, v in enumerate([0.1, 0.2, 0.3])],
+        [3],
+    ),
+    # a sum beyond the largest double is infinite, not an error
+    "float-sum-overflow": _edge(
+        {"s": {"performed": "E", "sum": {"property": "n", "gt": 1e308}}, "t": {"performed": "E", "avg": {"property": "n", "gt": 1e308}}},
+        [_m("track", 0, userId="u1", event="E", properties={"n": 1.7e308}), _m("track", 1, userId="u1", event="E", properties={"n": 1.7e308})],
+        [2],
+    ),
+    "contains-sql-wildcards": _edge(
+        {"a": {"performed": "E", "where": {"s": {"contains": "_"}}}, "b": {"performed": "E", "where": {"s": {"contains": "%"}}},
+         "c": {"performed": "E", "where": {"s": {"contains": ""}}}, "d": {"performed": "E", "where": {"s": {"contains": "'"}}}},
+        [_m("track", 0, userId="u1", event="E", properties={"s": "abc"}), _m("track", 0, userId="u2", event="E", properties={"s": "a_%'"})],
+        [1],
+    ),
+    "keyword-names-quotes-and-dots": _edge(
+        {"select": {"all": []}, "order": {"in_segment": "select"}, "null": {"not": {"in_segment": "order"}},
+         "from_": {"performed": "It's \"x\"", "where": {"it's": "a'b", "a b": {"exists": True}, "tags.0": {"exists": False}}},
+         "group": {"trait": "x.y", "eq": "a"}},
+        [_m("track", 0, userId="u1", event="It's \"x\"", properties={"it's": "a'b", "a b": 1, "tags": ["a"]}),
+         _m("identify", 0, userId="u1", traits={"x": {"y": "a"}}), _m("identify", 0, userId="u2", traits={"x.y": "a"})],
+        [1],
+    ),
+    "text-order-beyond-the-bmp": _edge(
+        {"a": {"performed": "E", "where": {"s": {"gt": "\uff21"}}}, "b": {"trait": "t", "between": ["\uff21", "\U0001F601"]}},
+        [_m("track", 0, userId="u1", event="E", properties={"s": "\U0001F600"}), _m("identify", 0, userId="u1", traits={"t": "\U0001F600"})],
+        [1],
+    ),
+    "microsecond-window-edges": _edge(
+        {"a": {"performed": "E", "within": "10m"}, "b": {"performed": "A", "not_followed_by": {"performed": "B", "within": "5m"}}},
+        [_m("track", 0, 1, userId="u1", event="E"), _m("track", 5, 1, userId="u1", event="A"), _m("track", 0, 0, userId="u2", event="A"),
+         _m("track", 10, 1, userId="u2", event="B")],
+        [0, 1 / 60_000_000, 5, 5 + 1 / 60_000_000, 10, 10 + 1 / 60_000_000, 10 + 2 / 60_000_000],
+    ),
+    "late-link-moves-an-anonymous-id": _edge(
+        {"a": {"performed": "E"}, "b": {"performed": "E", "count": {"gte": 2}}, "t": {"trait": "plan", "eq": "pro"}},
+        [_m("identify", 25, userId="u1", anonymousId="a1"), _m("track", 30, anonymousId="a1", event="E"), _m("track", 35, userId="u1", event="E"),
+         _m("identify", 0, anonymousId="a1", traits={"plan": "pro"}), _m("identify", 5, userId="u2", anonymousId="a1")],
+        [25, 30, 35, 40],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(EDGES))
+def test_batch_on_duckdb_agrees_on_edges(name: str) -> None:
+    from segmint.segments.batch import evaluate_duckdb
+
+    case = EDGES[name]
+    with stored(case) as (store, rows):
+        for at in case.instants:
+            expected = reference(rows, case.loaded, case.identity, at)
+            got = evaluate_duckdb(store.connection, case.loaded, case.identity, at)
+            assert got == expected, disagreement(case, "duckdb", at, expected, got)
+
+
+@pytest.mark.parametrize("name", list(EDGES))
+def test_realtime_agrees_on_edges(name: str) -> None:
+    case = EDGES[name]
+    with stored(case) as (_, rows):
+        run = run_realtime(case, rows)
+        for at in case.instants:
+            expected = reference(rows, case.loaded, case.identity, at)
+            assert run.memberships[at] == expected, disagreement(case, "realtime", at, expected, run.memberships[at])

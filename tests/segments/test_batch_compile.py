@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
@@ -22,14 +22,15 @@ from segmint.segments.definition import OPERATORS, Comparison
 from segmint.segments.parse import load_segments
 from segmint.segments.values import holds
 
-NOW = datetime(2026, 11, 1, 12, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 1, 12, tzinfo=UTC)
 SCALARS = ["a", "abc", "", "3", "2026-01-05T00:00:00Z", True, False, 0, 1, 3, 3.0, -2.5, 1e20]
 
 # ---- comparisons in SQL are values.holds, never NULL ---------------------------------
 
 json_values = st.one_of(
     st.none(), st.sampled_from(SCALARS), st.integers(-3, 3), st.floats(-3, 3, allow_nan=False),
-    st.lists(st.one_of(st.sampled_from(SCALARS), st.none()), max_size=3), st.fixed_dictionaries({"k": st.sampled_from(SCALARS)}),
+    st.lists(st.one_of(st.sampled_from(SCALARS), st.none()), max_size=3),
+    st.fixed_dictionaries({"k": st.sampled_from(SCALARS)}),
 )  # fmt: skip
 
 
@@ -60,7 +61,9 @@ cases = st.lists(st.tuples(json_values, comparisons, st.booleans()), min_size=1,
 
 @settings(max_examples=40, deadline=None)
 @given(cases=cases)
-def test_a_comparison_in_sql_is_values_holds(con: duckdb.DuckDBPyConnection, cases: list[tuple[Any, Comparison, bool]]) -> None:
+def test_a_comparison_in_sql_is_values_holds(
+    con: duckdb.DuckDBPyConnection, cases: list[tuple[Any, Comparison, bool]]
+) -> None:
     """JSON -> typed facets (DuckDB's preparation) -> compare(): TRUE/FALSE exactly as values.holds.
 
     Each case is a value (absent when its flag is set) and a comparison; one
@@ -72,10 +75,10 @@ def test_a_comparison_in_sql_is_values_holds(con: duckdb.DuckDBPyConnection, cas
     paths = [(f"v{i}",) for i in range(len(cases))]
     parsed = DuckDB().document(doc, paths)
     raw = exp.select(*[exp.alias_(DuckDB().get(parsed, paths, i), f"x{i}") for i in range(len(cases))])
-    typed = exp.select(*[
-        facet for i, need in enumerate(needs) for facet in facets(DuckDB(), need, exp.column(f"x{i}"))
-    ])
-    test = exp.select(*[compare(Value.columns(need), c) for need, (_, c, _) in zip(needs, cases)]).from_(
+    typed = exp.select(
+        *[facet for i, need in enumerate(needs) for facet in facets(DuckDB(), need, exp.column(f"x{i}"))]
+    )
+    test = exp.select(*[compare(Value.columns(need), c) for need, (_, c, _) in zip(needs, cases, strict=True)]).from_(
         typed.from_(raw.subquery("r")).subquery("t")
     )
     got = con.execute(DuckDB().sql(test)).fetchall()[0]
@@ -122,8 +125,10 @@ def test_duckdb_reads_keys_with_dots_quotes_and_empty_names() -> None:
 
 def test_needs_collect_paths_with_the_events_they_are_read_on() -> None:
     loaded = load_segments({
-        "a": {"performed": "Order Completed", "where": {"shipping.city": "Oslo"}, "sum": {"property": "total", "gte": 1}},
-        "b": {"performed": "Product Added", "not_followed_by": {"performed": "Order Completed", "within": "1h", "same": ["cart_id"]}},
+        "a": {"performed": "Order Completed", "where": {"shipping.city": "Oslo"},
+              "sum": {"property": "total", "gte": 1}},
+        "b": {"performed": "Product Added",
+              "not_followed_by": {"performed": "Order Completed", "within": "1h", "same": ["cart_id"]}},
         "c": {"trait": "tags", "contains": "vip"},
         "d": {"performed": "Product Viewed", "where": {"tags": {"contains": 3}}},
     })  # fmt: skip

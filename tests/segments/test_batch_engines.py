@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 import tempfile
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ from segmint.segments.changes import Memberships
 from segmint.segments.parse import load_segments
 from segmint.store.store import Store
 
-NOW = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 MINUTE, HOUR, DAY = timedelta(minutes=1), timedelta(hours=1), timedelta(days=1)
 _ids = itertools.count()
 
@@ -47,7 +47,9 @@ def _who(user: str | None, anon: str | None) -> dict[str, str]:
     return out
 
 
-def track(event: str, at: datetime, user: str | None = None, anon: str | None = None, **properties: Any) -> dict[str, Any]:
+def track(
+    event: str, at: datetime, user: str | None = None, anon: str | None = None, **properties: Any
+) -> dict[str, Any]:
     return {"type": "track", "event": event, "timestamp": at.isoformat(), "properties": properties,
             "messageId": f"m{next(_ids)}", **_who(user, anon)}  # fmt: skip
 
@@ -58,7 +60,13 @@ def identify(at: datetime, user: str | None = None, anon: str | None = None, **t
 
 
 def page(at: datetime, user: str | None = None, anon: str | None = None) -> dict[str, Any]:
-    return {"type": "page", "name": "Home", "timestamp": at.isoformat(), "messageId": f"m{next(_ids)}", **_who(user, anon)}
+    return {
+        "type": "page",
+        "name": "Home",
+        "timestamp": at.isoformat(),
+        "messageId": f"m{next(_ids)}",
+        **_who(user, anon),
+    }
 
 
 def store_of(messages: list[dict[str, Any]]) -> Store:
@@ -118,10 +126,10 @@ def evaluate(request: pytest.FixtureRequest) -> Iterator[Evaluate]:
 
 
 def check(evaluate: Evaluate, messages: list[dict[str, Any]], segments: dict[str, Any],
-          expected: dict[datetime, Memberships], identity: IdentityConfig = IdentityConfig()) -> None:  # fmt: skip
+          expected: dict[datetime, Memberships], identity: IdentityConfig | None = None) -> None:  # fmt: skip
     with store_of(messages) as store:
         for at, want in expected.items():
-            got = evaluate(store, segments, identity, at)
+            got = evaluate(store, segments, identity or IdentityConfig(), at)
             assert got == {name: sorted(members) for name, members in want.items()}, at
 
 
@@ -141,7 +149,8 @@ SPEC_SEGMENTS = {
                 {"performed": "Product Viewed", "where": {"category": "outdoor"}, "count": {"gte": 2}, "within": "1h"}],
     },
     "big_spenders": {"performed": "Order Completed", "sum": {"property": "total", "gte": 500}},
-    "vip_at_risk": {"all": [{"in_segment": "big_spenders"}, {"not": {"performed": "Order Completed", "within": "90d"}}]},
+    "vip_at_risk": {"all": [{"in_segment": "big_spenders"},
+                            {"not": {"performed": "Order Completed", "within": "90d"}}]},
 }  # fmt: skip
 
 
@@ -369,14 +378,17 @@ def test_anonymous_events_join_the_profile_once_the_join_exists(evaluate: Evalua
 
 
 def test_configured_identifiers_and_alias_join_profiles(evaluate: Evaluate) -> None:
-    identity = IdentityConfig(identifiers={"email": IdentifierConfig(paths=("traits.email",), normalize=("trim", "lowercase"))})
+    identity = IdentityConfig(
+        identifiers={"email": IdentifierConfig(paths=("traits.email",), normalize=("trim", "lowercase"))}
+    )
     messages = [
         identify(NOW - 3 * HOUR, anon="b1", email="Ada@x.com"),
         track("Product Viewed", NOW - 3 * HOUR, anon="b1"),
         identify(NOW - 2 * HOUR, "u9", email="ada@x.com "),
         track("Product Viewed", NOW - HOUR, "u9"),
         track("Product Viewed", NOW - HOUR, anon="b2"),
-        {"type": "alias", "userId": "u8", "previousId": "b2", "timestamp": (NOW - 30 * MINUTE).isoformat(), "messageId": "alias-1"},
+        {"type": "alias", "userId": "u8", "previousId": "b2", "timestamp": (NOW - 30 * MINUTE).isoformat(),
+         "messageId": "alias-1"},
         track("Product Viewed", NOW - 10 * MINUTE, "u8"),
     ]  # fmt: skip
     segments = {"viewed_twice": {"performed": "Product Viewed", "count": {"gte": 2}}}
@@ -406,4 +418,15 @@ def test_all_any_not_and_in_segment(evaluate: Evaluate) -> None:
 
 def test_no_profiles_yet_gives_empty_segments(evaluate: Evaluate) -> None:
     messages = [track("X", NOW + HOUR, "p1")]
-    check(evaluate, messages, {"everyone": {"all": []}, "did_x": {"performed": "X"}}, {NOW: {"everyone": [], "did_x": []}})
+    check(
+        evaluate, messages, {"everyone": {"all": []}, "did_x": {"performed": "X"}}, {NOW: {"everyone": [], "did_x": []}}
+    )
+
+
+def test_sums_do_not_depend_on_the_order_of_their_terms(evaluate: Evaluate, request: pytest.FixtureRequest) -> None:
+    if "spark" in request.node.callspec.id:
+        # notyet: Spark has no compensated sum; its SUM adds in partition order.
+        pytest.xfail("Spark sums DOUBLEs in plain IEEE order: 0.1 + 0.2 + 0.3 is 0.6000000000000001")
+    messages = [track("E", NOW - (k + 1) * MINUTE, "u1", n=n) for k, n in enumerate([0.1, 0.2, 0.3])]
+    segments = {"sum": {"performed": "E", "sum": {"property": "n", "eq": 0.6}}}
+    check(evaluate, messages, segments, {NOW: {"sum": ["u1"]}})

@@ -104,12 +104,21 @@ GROUP BY ALL
 _SPACES = "\u0020\u00a0\u1680" + "".join(chr(c) for c in range(0x2000, 0x200B)) + "\u202f\u205f\u3000"
 
 
+def simple_lower(text: str) -> str:
+    """Lowercase one character at a time, as DuckDB's lower() does.
+
+    Python's str.lower() applies full case mapping ('İ' becomes two
+    characters, a final 'Σ' becomes 'ς'); DuckDB maps each character alone.
+    """
+    return "".join(ch.lower()[:1] for ch in text)
+
+
 def _normalize_value(value: str, steps: tuple[str, ...]) -> str | None:
     for step in steps:
         if step == "trim":
             value = value.strip(_SPACES)  # DuckDB's trim(): space separators only
         elif step == "lowercase":
-            value = value.lower()
+            value = simple_lower(value)
         elif step == "digits":
             value = "".join(ch for ch in value if "0" <= ch <= "9")
     return value or None

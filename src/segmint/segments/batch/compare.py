@@ -21,32 +21,32 @@ from sqlglot import exp
 from segmint.segments.batch.needs import ValueNeed, operand_kind
 from segmint.segments.definition import Comparison
 
-TRUE: exp.Expression = exp.true()
-FALSE: exp.Expression = exp.false()
+TRUE: exp.Expr = exp.true()
+FALSE: exp.Expr = exp.false()
 
 
 # ---- boolean algebra that never yields NULL ---------------------------------
 
 
-def _is(expression: exp.Expression, value: bool) -> bool:
+def _is(expression: exp.Expr, value: bool) -> bool:
     return isinstance(expression, exp.Boolean) and expression.this is value
 
 
-def all_of(parts: Iterable[exp.Expression]) -> exp.Expression:
+def all_of(parts: Iterable[exp.Expr]) -> exp.Expr:
     kept = [p for p in parts if not _is(p, True)]
     if any(_is(p, False) for p in kept):
         return FALSE
     return exp.and_(*kept) if kept else TRUE
 
 
-def any_of(parts: Iterable[exp.Expression]) -> exp.Expression:
+def any_of(parts: Iterable[exp.Expr]) -> exp.Expr:
     kept = [p for p in parts if not _is(p, False)]
     if any(_is(p, True) for p in kept):
         return TRUE
     return exp.or_(*kept) if kept else FALSE
 
 
-def negate(part: exp.Expression) -> exp.Expression:
+def negate(part: exp.Expr) -> exp.Expr:
     if _is(part, True):
         return FALSE
     if _is(part, False):
@@ -54,7 +54,7 @@ def negate(part: exp.Expression) -> exp.Expression:
     return exp.Not(this=exp.Paren(this=part))
 
 
-def definitely(predicate: exp.Expression) -> exp.Expression:
+def definitely(predicate: exp.Expr) -> exp.Expr:
     """TRUE when ``predicate`` is TRUE, FALSE when it is FALSE or NULL."""
     return exp.func("COALESCE", predicate, FALSE)
 
@@ -70,14 +70,14 @@ class Value:
     is None cannot hold (e.g. a count is never text).
     """
 
-    present: exp.Expression | None = None
-    num: exp.Expression | None = None
-    text: exp.Expression | None = None
-    flag: exp.Expression | None = None
-    items: Mapping[str, exp.Expression] = field(default_factory=dict)
+    present: exp.Expr | None = None
+    num: exp.Expr | None = None
+    text: exp.Expr | None = None
+    flag: exp.Expr | None = None
+    items: Mapping[str, exp.Expr] = field(default_factory=dict)
 
     @classmethod
-    def columns(cls, need: ValueNeed) -> "Value":
+    def columns(cls, need: ValueNeed) -> Value:
         """The facets of a prepared value (``needs.py``), by column name."""
         return cls(
             exp.column(need.column("present")),
@@ -87,11 +87,11 @@ class Value:
             {k: exp.column(need.column(f"items_{k}")) for k in need.items},
         )
 
-    def facet(self, kind: str | None) -> exp.Expression | None:
+    def facet(self, kind: str | None) -> exp.Expr | None:
         return {"num": self.num, "str": self.text, "bool": self.flag}.get(kind or "")
 
 
-def literal(operand: Any) -> exp.Expression:
+def literal(operand: Any) -> exp.Expr:
     kind = operand_kind(operand)
     if kind == "bool":
         return exp.Boolean(this=operand)
@@ -105,14 +105,14 @@ def literal(operand: Any) -> exp.Expression:
     return exp.cast(exp.Literal.string(repr(number)), "DOUBLE")
 
 
-def _equal(value: Value, operand: Any) -> exp.Expression:
+def _equal(value: Value, operand: Any) -> exp.Expr:
     column = value.facet(operand_kind(operand))
     if column is None:
         return FALSE
     return definitely(exp.EQ(this=column, expression=literal(operand)))
 
 
-def _member(value: Value, operands: Sequence[Any]) -> exp.Expression:
+def _member(value: Value, operands: Sequence[Any]) -> exp.Expr:
     tests = []
     for kind in ("num", "str", "bool"):
         same = [o for o in operands if operand_kind(o) == kind]
@@ -125,7 +125,7 @@ def _member(value: Value, operands: Sequence[Any]) -> exp.Expression:
 _ORDER = {"gt": exp.GT, "gte": exp.GTE, "lt": exp.LT, "lte": exp.LTE}
 
 
-def compare(value: Value, comparison: Comparison) -> exp.Expression:
+def compare(value: Value, comparison: Comparison) -> exp.Expr:
     """``values.holds`` in SQL: TRUE or FALSE, never NULL."""
     op, operand = comparison.op, comparison.value
     present = TRUE if value.present is None else value.present
@@ -162,5 +162,5 @@ def compare(value: Value, comparison: Comparison) -> exp.Expression:
     raise ValueError(f"unknown operator {op!r}")
 
 
-def compare_all(value: Value, comparisons: Iterable[Comparison]) -> exp.Expression:
+def compare_all(value: Value, comparisons: Iterable[Comparison]) -> exp.Expr:
     return all_of(compare(value, c) for c in comparisons)

@@ -26,12 +26,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlglot import exp
 
-from segmint.segments.batch.compare import Value, all_of, any_of, compare_all, definitely, negate
+from segmint.segments.batch.compare import TRUE, Value, all_of, any_of, compare_all, definitely, negate
 from segmint.segments.batch.inputs import micros, primary_join
 from segmint.segments.batch.needs import Needs, needs_of
 from segmint.segments.definition import (
@@ -50,6 +50,14 @@ from segmint.segments.definition import (
 )
 
 # ---- the query ---------------------------------------------------------------
+
+
+class FloatSum(exp.Expression, exp.AggFunc):
+    """The sum of a property's numbers, as exact as the engine can make it.
+
+    The spec's sums do not depend on the order of their terms; each engine
+    prints this node its own way (``Dialect.float_sum``) before running.
+    """
 
 
 @dataclass(frozen=True)
@@ -74,26 +82,28 @@ class CompiledSegments:
         return self.query.sql(dialect=dialect)
 
 
-def instant(micros: int) -> exp.Expression:
+def instant(micros: int) -> exp.Expr:
     """A timestamp literal (UTC), comparable with ``event_time`` on every engine."""
-    moment = datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=micros)
+    moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
     return exp.cast(exp.Literal.string(moment.isoformat()), exp.DataType.build("TIMESTAMPTZ"))
 
 
-def _scalar(value: Value) -> exp.Expression:
+def _scalar(value: Value) -> exp.Expr:
     """The value is a number, a text or a boolean: one that can equal another."""
     return any_of(f.is_(exp.null()).not_() for f in (value.num, value.text, value.flag) if f is not None)
 
 
 class _Compiler:
-    def __init__(self, definitions: Sequence[SegmentDefinition], now_us: int, needs: Needs, relations: Relations) -> None:
+    def __init__(
+        self, definitions: Sequence[SegmentDefinition], now_us: int, needs: Needs, relations: Relations
+    ) -> None:
         self.now_us = now_us
         self.needs = needs
         self.relations = relations
         self.definitions = definitions
         self.aggregates: dict[tuple[Any, ...], exp.Column] = {}
-        self.partials: list[exp.Expression] = []   # per identifier
-        self.combined: list[exp.Expression] = []   # per profile, from the partials
+        self.partials: list[exp.Expr] = []  # per identifier
+        self.combined: list[exp.Expr] = []  # per profile, from the partials
         # same paths -> [(name, sequence condition)]
         self.sequences: dict[tuple[tuple[str, ...], ...], list[tuple[str, Performed]]] = {}
         self.hits: dict[Performed, str] = {}
@@ -103,12 +113,12 @@ class _Compiler:
     def event_value(self, path: tuple[str, ...]) -> Value:
         return Value.columns(self.needs.properties[path])
 
-    def after(self, micros_ago: int) -> exp.Expression:
+    def after(self, micros_ago: int) -> exp.Expr:
         """The event is later than ``micros_ago`` before now (compared as timestamps: plain columns filter fastest)."""
         return exp.GT(this=exp.column("event_time"), expression=instant(self.now_us - micros_ago))
 
-    def matches(self, match: EventMatch, *, windowed: bool = True) -> exp.Expression:
-        parts: list[exp.Expression] = [exp.EQ(this=exp.column("event"), expression=exp.Literal.string(match.event))]
+    def matches(self, match: EventMatch, *, windowed: bool = True) -> exp.Expr:
+        parts: list[exp.Expr] = [exp.EQ(this=exp.column("event"), expression=exp.Literal.string(match.event))]
         for where in match.where:
             parts.append(compare_all(self.event_value(where.path), where.comparisons))
         if windowed and match.within is not None:
@@ -117,33 +127,35 @@ class _Compiler:
 
     # -- conditions
 
-    def aggregate(self, key: tuple[Any, ...], function: str, number: exp.Expression | None, where: exp.Expression) -> exp.Column:
+    def aggregate(self, key: tuple[Any, ...], function: str, number: exp.Expr | None, where: exp.Expr) -> exp.Column:
         """A per-profile aggregate of the matching events, computed per identifier first."""
         if key in self.aggregates:
             return self.aggregates[key]
         name = f"a{len(self.aggregates)}"
         self.aggregates[key] = exp.column(name)
 
-        def partial(suffix: str, aggregate: exp.Expression) -> exp.Column:
-            self.partials.append(exp.alias_(exp.Filter(this=aggregate, expression=exp.Where(this=where.copy())), name + suffix))
+        def partial(suffix: str, aggregate: exp.Expr) -> exp.Column:
+            self.partials.append(
+                exp.alias_(exp.Filter(this=aggregate, expression=exp.Where(this=where.copy())), name + suffix)
+            )
             return exp.column(name + suffix)
 
         if function == "avg":
             assert number is not None
-            total = exp.Sum(this=partial("_s", exp.Sum(this=number)))
+            total = FloatSum(this=partial("_s", FloatSum(this=number)))
             count = exp.Sum(this=partial("_n", exp.Count(this=number.copy())))
-            value: exp.Expression = exp.Case().when(
+            value: exp.Expr = exp.Case().when(
                 exp.GT(this=count, expression=exp.Literal.number(0)), exp.Div(this=total, expression=count.copy())
             )
         elif function == "count":
             value = exp.Sum(this=partial("_p", exp.Count(this=exp.Star())))
         else:
-            outer = {"sum": exp.Sum, "min": exp.Min, "max": exp.Max}[function]
+            outer = {"sum": FloatSum, "min": exp.Min, "max": exp.Max}[function]
             value = outer(this=partial("_p", outer(this=number)))
         self.combined.append(exp.alias_(value, name))
         return self.aggregates[key]
 
-    def performed(self, condition: Performed) -> exp.Expression:
+    def performed(self, condition: Performed) -> exp.Expr:
         if condition.sequence is not None:
             if condition not in self.hits:
                 name = self.hits[condition] = f"h{len(self.hits)}"
@@ -159,7 +171,7 @@ class _Compiler:
         column = self.aggregate((measure.function, condition.match, measure.property), measure.function, number, where)
         return compare_all(Value(present=column.is_(exp.null()).not_(), num=column), measure.comparisons)
 
-    def condition(self, condition: Condition, segments: Mapping[str, str]) -> exp.Expression:
+    def condition(self, condition: Condition, segments: Mapping[str, str]) -> exp.Expr:
         if isinstance(condition, All):
             return all_of(self.condition(c, segments) for c in condition.conditions)
         if isinstance(condition, AnyOf):
@@ -176,7 +188,7 @@ class _Compiler:
 
     # -- relations
 
-    def profile_join(self, table: str) -> tuple[exp.Expression, exp.Expression]:
+    def profile_join(self, table: str) -> tuple[exp.Expr, exp.Expr]:
         """``profile_ids`` and the condition joining it to ``table``'s primary identifier."""
         return primary_join(self.relations.profile_ids, table)
 
@@ -197,13 +209,13 @@ class _Compiler:
 
     def sequence_pass(self, same: tuple[tuple[str, ...], ...], members: list[tuple[str, Performed]]) -> exp.Select:
         """Per profile, whether each sequence condition that shares ``same`` holds."""
-        prefilter: list[exp.Expression] = []
-        flags: list[exp.Expression] = []
+        prefilter: list[exp.Expr] = []
+        flags: list[exp.Expr] = []
         for name, condition in members:
             sequence = condition.sequence
             assert sequence is not None
-            first = [self.matches(condition.match)]
-            first += [self.event_value(p).present for p in same]
+            first: list[exp.Expr] = [self.matches(condition.match)]
+            first += [self.event_value(p).present or TRUE for p in same]
             if sequence.negated:
                 assert sequence.then.within is not None
                 first.append(negate(self.after(sequence.then.within.micros)))  # the deadline has passed
@@ -211,13 +223,16 @@ class _Compiler:
             # Only events of A's and B's names, and when A has a window, only
             # events inside it (B.t >= A.t > now - within): on plain columns,
             # so that engines filter before reading any JSON.
-            rows = [exp.In(this=exp.column("event"), expressions=[
-                exp.Literal.string(e) for e in sorted({condition.match.event, sequence.then.event})
-            ])]
+            candidates: list[exp.Expr] = [
+                exp.In(
+                    this=exp.column("event"),
+                    expressions=[exp.Literal.string(e) for e in sorted({condition.match.event, sequence.then.event})],
+                )
+            ]
             if condition.match.within is not None:
-                rows.append(self.after(condition.match.within.micros))
+                candidates.append(self.after(condition.match.within.micros))
                 then.append(self.after(condition.match.within.micros))
-            prefilter.append(all_of(rows))
+            prefilter.append(all_of(candidates))
             flags += [exp.alias_(all_of(first), f"{name}_a"), exp.alias_(all_of(then), f"{name}_b")]
         same_columns = [c for p in same for c in self._same_columns(p)]
         flagged = (
@@ -229,7 +244,9 @@ class _Compiler:
         relevant = any_of(exp.column(f"{n}_{side}") for n, _ in members for side in "ab")
         rows = (
             exp.select(
-                exp.alias_(exp.column("profile_id", "i"), "pid"), "t", *same_columns,
+                exp.alias_(exp.column("profile_id", "i"), "pid"),
+                "t",
+                *same_columns,
                 *[exp.column(f"{n}_{side}") for n, _ in members for side in "ab"],
             )
             .from_(flagged.subquery("f"))
@@ -272,7 +289,9 @@ class _Compiler:
         if self.needs.traits:
             # A profile without identify traits has no row there: its traits are missing.
             trait_columns = [
-                exp.alias_(definitely(exp.column(c, table="tr")), c) if c.endswith("_present") else exp.column(c, table="tr")
+                exp.alias_(definitely(exp.column(c, table="tr")), c)
+                if c.endswith("_present")
+                else exp.column(c, table="tr")
                 for n in self.needs.traits.values()
                 for c in n.columns()
             ]
@@ -283,9 +302,7 @@ class _Compiler:
             )
         for i, (same, members) in enumerate(self.sequences.items()):
             alias = f"sq{i}"
-            base = base.select(
-                *[exp.alias_(definitely(exp.column(n, table=alias)), n) for n, _ in members]
-            ).join(
+            base = base.select(*[exp.alias_(definitely(exp.column(n, table=alias)), n) for n, _ in members]).join(
                 self.sequence_pass(same, members).subquery(alias),
                 on=exp.EQ(this=exp.column("pid", "agg"), expression=exp.column("pid", alias)),
                 join_type="LEFT",

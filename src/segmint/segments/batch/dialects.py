@@ -16,6 +16,7 @@ a few one-line builders, never with ``if engine == ...`` branches.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import ClassVar
 
 from sqlglot import exp
@@ -27,19 +28,23 @@ class UnsupportedPathError(DefinitionError):
     """A property or trait name that an engine's JSON paths cannot express."""
 
 
-def call(name: str, *args: exp.Expression | str) -> exp.Expression:
+def call(name: str, *args: exp.Expr | str) -> exp.Expr:
     """An engine function by name, passed through to the SQL unchanged."""
     return exp.Anonymous(this=name, expressions=[exp.Literal.string(a) if isinstance(a, str) else a for a in args])
 
 
-def lam(var: str, body: exp.Expression) -> exp.Lambda:
+def lam(var: str, body: exp.Expr) -> exp.Lambda:
     return exp.Lambda(this=body, expressions=[exp.to_identifier(var)])
+
+
+def _filtered(aggregate: exp.Expr, where: exp.Where | None) -> exp.Expr:
+    return aggregate if where is None else exp.Filter(this=aggregate, expression=where)
 
 
 class Dialect:
     """The engine-specific pieces of the input preparation."""
 
-    name: ClassVar[str]           # sqlglot's name for the dialect
+    name: ClassVar[str]  # sqlglot's name for the dialect
     timestamp_type: ClassVar[str]
     micros_function: ClassVar[str]
     # The engine's type names for a JSON value, per comparison kind. Any
@@ -51,17 +56,21 @@ class Dialect:
     # (``materialized=False`` prints NOT MATERIALIZED); None: not supported.
     cte_materialized: ClassVar[bool | None] = None
 
-    def sql(self, expression: exp.Expression) -> str:
+    def sql(self, expression: exp.Expr) -> str:
         return expression.sql(dialect=self.name)
 
-    def micros(self, timestamp: exp.Expression) -> exp.Expression:
+    def micros(self, timestamp: exp.Expr) -> exp.Expr:
         """Microseconds since the epoch, as BIGINT."""
         return call(self.micros_function, timestamp)
 
-    def instant(self, iso: str) -> exp.Expression:
+    def instant(self, iso: str) -> exp.Expr:
         return exp.cast(exp.Literal.string(iso), self.timestamp_type)
 
-    def is_kind(self, value: exp.Expression, kinds: tuple[str, ...]) -> exp.Expression:
+    def float_sum(self, number: exp.Expr, where: exp.Where | None) -> exp.Expr:
+        """A sum of DOUBLEs (``compile.FloatSum``), with its FILTER if any."""
+        return _filtered(exp.Sum(this=number), where)
+
+    def is_kind(self, value: exp.Expr, kinds: tuple[str, ...]) -> exp.Expr:
         """``value`` is one of ``kinds`` ('num', 'str', 'bool', 'list', 'obj'); NULL when absent."""
         names = [n for kind in kinds for n in self.type_names[kind]]
         type_name = self.type_name(value)
@@ -69,7 +78,7 @@ class Dialect:
         # the repeated type_name once.
         return exp.or_(*[exp.EQ(this=type_name.copy(), expression=exp.Literal.string(n)) for n in names])
 
-    def items(self, value: exp.Expression, kind: str) -> exp.Expression:
+    def items(self, value: exp.Expr, kind: str) -> exp.Expr:
         """The elements of the list ``value`` whose kind is ``kind``, typed."""
         typed = {"num": self.to_double, "str": self.to_string, "bool": self.to_boolean}[kind]
         element = exp.column("e")
@@ -81,27 +90,27 @@ class Dialect:
     def path(self, parts: tuple[str, ...]) -> str:
         raise NotImplementedError
 
-    def document(self, text: exp.Expression, paths: list[tuple[str, ...]]) -> exp.Expression:
+    def document(self, text: exp.Expr, paths: Sequence[tuple[str, ...]]) -> exp.Expr:
         """A stored JSON column, read once per row for the values at ``paths``."""
         raise NotImplementedError
 
-    def get(self, document: exp.Expression, paths: list[tuple[str, ...]], index: int) -> exp.Expression:
+    def get(self, document: exp.Expr, paths: Sequence[tuple[str, ...]], index: int) -> exp.Expr:
         """The JSON value at ``paths[index]`` of a :meth:`document` (SQL NULL when absent; JSON null kept)."""
         raise NotImplementedError
 
-    def type_name(self, value: exp.Expression) -> exp.Expression:
+    def type_name(self, value: exp.Expr) -> exp.Expr:
         raise NotImplementedError
 
-    def to_double(self, value: exp.Expression) -> exp.Expression:
+    def to_double(self, value: exp.Expr) -> exp.Expr:
         raise NotImplementedError
 
-    def to_string(self, value: exp.Expression) -> exp.Expression:
+    def to_string(self, value: exp.Expr) -> exp.Expr:
         raise NotImplementedError
 
-    def to_boolean(self, value: exp.Expression) -> exp.Expression:
+    def to_boolean(self, value: exp.Expr) -> exp.Expr:
         raise NotImplementedError
 
-    def elements(self, value: exp.Expression) -> exp.Expression:
+    def elements(self, value: exp.Expr) -> exp.Expr:
         raise NotImplementedError
 
 
@@ -129,27 +138,34 @@ class DuckDB(Dialect):
             raise UnsupportedPathError(f"property path {'.'.join(parts)!r}: an empty name next to a numeric one")
         return "".join("/" + p.replace("~", "~0").replace("/", "~1") for p in parts)
 
-    def document(self, text: exp.Expression, paths: list[tuple[str, ...]]) -> exp.Expression:
+    def float_sum(self, number: exp.Expr, where: exp.Where | None) -> exp.Expr:
+        # fsum compensates rounding (0.1 + 0.2 + 0.3 is 0.6, in any order),
+        # but turns an overflow into NaN where a plain sum gives infinity.
+        compensated = _filtered(call("fsum", number), where)
+        plain = _filtered(exp.Sum(this=number.copy()), where.copy() if where else None)
+        return exp.Case().when(call("isnan", compensated.copy()), plain).else_(compensated)
+
+    def document(self, text: exp.Expr, paths: Sequence[tuple[str, ...]]) -> exp.Expr:
         # One parse per row: json_extract with a list of paths gives a list of values.
         return call("json_extract", text, exp.Array(expressions=[exp.Literal.string(self.path(p)) for p in paths]))
 
-    def get(self, document: exp.Expression, paths: list[tuple[str, ...]], index: int) -> exp.Expression:
+    def get(self, document: exp.Expr, paths: Sequence[tuple[str, ...]], index: int) -> exp.Expr:
         # DuckDB lists count from 1; offset=1 tells sqlglot the index is already so.
         return exp.Bracket(this=document, expressions=[exp.Literal.number(index + 1)], offset=1)
 
-    def type_name(self, value: exp.Expression) -> exp.Expression:
+    def type_name(self, value: exp.Expr) -> exp.Expr:
         return call("json_type", value)
 
-    def to_double(self, value: exp.Expression) -> exp.Expression:
+    def to_double(self, value: exp.Expr) -> exp.Expr:
         return exp.cast(value, "DOUBLE")
 
-    def to_string(self, value: exp.Expression) -> exp.Expression:
+    def to_string(self, value: exp.Expr) -> exp.Expr:
         return call("json_extract_string", value, "$")
 
-    def to_boolean(self, value: exp.Expression) -> exp.Expression:
+    def to_boolean(self, value: exp.Expr) -> exp.Expr:
         return exp.cast(value, "BOOLEAN")
 
-    def elements(self, value: exp.Expression) -> exp.Expression:
+    def elements(self, value: exp.Expr) -> exp.Expr:
         return call("json_extract", value, "$[*]")
 
 
@@ -170,7 +186,7 @@ class Spark(Dialect):
     list_filter = "filter"
     list_transform = "transform"
 
-    def document(self, text: exp.Expression, paths: list[tuple[str, ...]]) -> exp.Expression:
+    def document(self, text: exp.Expr, paths: Sequence[tuple[str, ...]]) -> exp.Expr:
         return call("try_parse_json", exp.cast(text, "STRING"))
 
     def path(self, parts: tuple[str, ...]) -> str:
@@ -183,23 +199,23 @@ class Spark(Dialect):
             out += f"['{part}']" if '"' in part else f'["{part}"]'
         return out
 
-    def get(self, document: exp.Expression, paths: list[tuple[str, ...]], index: int) -> exp.Expression:
+    def get(self, document: exp.Expr, paths: Sequence[tuple[str, ...]], index: int) -> exp.Expr:
         return call("variant_get", document, self.path(paths[index]))
 
-    def type_name(self, value: exp.Expression) -> exp.Expression:
+    def type_name(self, value: exp.Expr) -> exp.Expr:
         # The type's leading word: 'DECIMAL(10,2)' is a DECIMAL, 'ARRAY<...>' an ARRAY.
         return call("regexp_extract", call("schema_of_variant", value), "^[A-Z]+", exp.Literal.number(0))
 
-    def to_double(self, value: exp.Expression) -> exp.Expression:
+    def to_double(self, value: exp.Expr) -> exp.Expr:
         return call("try_variant_get", value, "$", "double")
 
-    def to_string(self, value: exp.Expression) -> exp.Expression:
+    def to_string(self, value: exp.Expr) -> exp.Expr:
         return call("try_variant_get", value, "$", "string")
 
-    def to_boolean(self, value: exp.Expression) -> exp.Expression:
+    def to_boolean(self, value: exp.Expr) -> exp.Expr:
         return call("try_variant_get", value, "$", "boolean")
 
-    def elements(self, value: exp.Expression) -> exp.Expression:
+    def elements(self, value: exp.Expr) -> exp.Expr:
         return call("try_variant_get", value, "$", "array<variant>")
 
 

@@ -30,7 +30,7 @@ columns may be text).
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import duckdb
 import pyarrow as pa
@@ -61,14 +61,14 @@ def profile_ids(con: duckdb.DuckDBPyConnection, identity: IdentityConfig, as_of:
 
 def iso(as_of: datetime) -> str:
     """``as_of`` in UTC as ISO-8601 text (a naive instant is taken as UTC)."""
-    moment = as_of.replace(tzinfo=timezone.utc) if as_of.tzinfo is None else as_of.astimezone(timezone.utc)
+    moment = as_of.replace(tzinfo=UTC) if as_of.tzinfo is None else as_of.astimezone(UTC)
     return moment.isoformat()
 
 
 def micros(as_of: datetime) -> int:
     """``as_of`` in microseconds since the epoch, as the engines compute ``t``."""
-    moment = as_of.replace(tzinfo=timezone.utc) if as_of.tzinfo is None else as_of
-    delta = moment - datetime(1970, 1, 1, tzinfo=timezone.utc)
+    moment = as_of.replace(tzinfo=UTC) if as_of.tzinfo is None else as_of
+    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
@@ -80,24 +80,27 @@ def _str(text: str) -> exp.Literal:
     return exp.Literal.string(text)
 
 
-def _in(expression: exp.Expression, names: set[str]) -> exp.Expression:
+def _in(expression: exp.Expr, names: set[str]) -> exp.Expr:
     return exp.In(this=expression, expressions=[_str(n) for n in sorted(names)])
 
 
-def primary_join(ids: str, table: str) -> tuple[exp.Expression, exp.Expression]:
+def primary_join(ids: str, table: str) -> tuple[exp.Expr, exp.Expr]:
     """``profile_ids`` and the condition joining it to ``table``'s primary identifier."""
     kind = exp.Case().when(_col("user_id", table).is_(exp.null()).not_(), _str(USER_ID)).else_(_str(ANONYMOUS_ID))
     on = exp.and_(
         exp.EQ(this=_col("kind", "i"), expression=kind),
-        exp.EQ(this=_col("value", "i"), expression=exp.func("COALESCE", _col("user_id", table), _col("anonymous_id", table))),
+        exp.EQ(
+            this=_col("value", "i"),
+            expression=exp.func("COALESCE", _col("user_id", table), _col("anonymous_id", table)),
+        ),
     )
     return exp.to_table(ids).as_("i"), on
 
 
-def facets(dialect: Dialect, need: ValueNeed, value: exp.Expression) -> list[exp.Expression]:
+def facets(dialect: Dialect, need: ValueNeed, value: exp.Expr) -> list[exp.Expr]:
     """The typed columns of one JSON value (see ``needs.py``)."""
 
-    def when(kind: str, then: exp.Expression) -> exp.Expression:
+    def when(kind: str, then: exp.Expr) -> exp.Expr:
         return exp.Case().when(dialect.is_kind(value, (kind,)), then)
 
     present = exp.func("COALESCE", dialect.is_kind(value, ("num", "str", "bool", "list", "obj")), exp.false())
@@ -112,7 +115,7 @@ def facets(dialect: Dialect, need: ValueNeed, value: exp.Expression) -> list[exp
     return columns
 
 
-def _as_of(dialect: Dialect, as_of: datetime) -> exp.Expression:
+def _as_of(dialect: Dialect, as_of: datetime) -> exp.Expr:
     return exp.LTE(this=_col("event_time", "e"), expression=dialect.instant(iso(as_of)))
 
 
@@ -129,15 +132,27 @@ def prepared_events(dialect: Dialect, needs: Needs, as_of: datetime, events: str
     if paths:
         scoped = set().union(*(n.scope for n in needs.properties.values()))
         document = exp.Case().when(_in(_col("event", "e"), scoped), dialect.document(_col("properties", "e"), paths))
-        values = exp.select(*keep, *[
-            exp.alias_(exp.Case().when(_in(_col("event"), need.scope), dialect.get(_col("doc"), paths, i)), f"{need.prefix}_x")
-            for i, need in enumerate(needs.properties.values())
-        ]).from_(base.select(exp.alias_(document, "doc")).subquery("b"))
+        values = exp.select(
+            *keep,
+            *[
+                exp.alias_(
+                    exp.Case().when(_in(_col("event"), need.scope), dialect.get(_col("doc"), paths, i)),
+                    f"{need.prefix}_x",
+                )
+                for i, need in enumerate(needs.properties.values())
+            ],
+        ).from_(base.select(exp.alias_(document, "doc")).subquery("b"))
         base = values
     typed = [c for need in needs.properties.values() for c in facets(dialect, need, _col(f"{need.prefix}_x", "e"))]
     return exp.select(
-        _col("user_id", "e"), _col("anonymous_id", "e"), _col("seq", "e"), _col("event_time", "e"),
-        exp.alias_(dialect.micros(_col("event_time", "e")), "t"), _col("type", "e"), _col("event", "e"), *typed,
+        _col("user_id", "e"),
+        _col("anonymous_id", "e"),
+        _col("seq", "e"),
+        _col("event_time", "e"),
+        exp.alias_(dialect.micros(_col("event_time", "e")), "t"),
+        _col("type", "e"),
+        _col("event", "e"),
+        *typed,
     ).from_(base.subquery("e"))
 
 
@@ -150,39 +165,57 @@ def prepared_traits(
     paths = [(name,) for name in needs.traits]
     base = (
         exp.select(
-            _col("seq", "e"), _col("event_time", "e"), _col("user_id", "e"), _col("anonymous_id", "e"),
+            _col("seq", "e"),
+            _col("event_time", "e"),
+            _col("user_id", "e"),
+            _col("anonymous_id", "e"),
             exp.alias_(dialect.document(_col("traits", "e"), paths), "doc"),
         )
         .from_(exp.to_table(events).as_("e"))
-        .where(exp.and_(
-            exp.EQ(this=_col("type", "e"), expression=_str("identify")),
-            _as_of(dialect, as_of),
-            _col("traits", "e").is_(exp.null()).not_(),
-        ))
+        .where(
+            exp.and_(
+                exp.EQ(this=_col("type", "e"), expression=_str("identify")),
+                _as_of(dialect, as_of),
+                _col("traits", "e").is_(exp.null()).not_(),
+            )
+        )
     )
     table, on = primary_join(ids, "e")
-    order = exp.Struct(expressions=[
-        exp.PropertyEQ(this=exp.to_identifier("t"), expression=_col("event_time", "e")),
-        exp.PropertyEQ(this=exp.to_identifier("s"), expression=_col("seq", "e")),
-    ])
+    order = exp.Struct(
+        expressions=[
+            exp.PropertyEQ(this=exp.to_identifier("t"), expression=_col("event_time", "e")),
+            exp.PropertyEQ(this=exp.to_identifier("s"), expression=_col("seq", "e")),
+        ]
+    )
     values = (
-        exp.select(exp.alias_(_col("profile_id", "i"), "pid"), exp.alias_(order, "ord"), *[
-            exp.alias_(dialect.get(_col("doc", "e"), paths, i), f"{need.prefix}_x")
-            for i, need in enumerate(needs.traits.values())
-        ])
+        exp.select(
+            exp.alias_(_col("profile_id", "i"), "pid"),
+            exp.alias_(order, "ord"),
+            *[
+                exp.alias_(dialect.get(_col("doc", "e"), paths, i), f"{need.prefix}_x")
+                for i, need in enumerate(needs.traits.values())
+            ],
+        )
         .from_(base.subquery("e"))
         .join(table, on=on)
     )
     # A key that is there (even as JSON null) is a candidate: the latest one wins.
-    latest = exp.select("pid", *[
-        exp.alias_(
-            exp.Filter(
-                this=exp.ArgMax(this=_col(f"{n.prefix}_x"), expression=_col("ord")),
-                expression=exp.Where(this=_col(f"{n.prefix}_x").is_(exp.null()).not_()),
-            ),
-            f"{n.prefix}_x",
+    latest = (
+        exp.select(
+            "pid",
+            *[
+                exp.alias_(
+                    exp.Filter(
+                        this=exp.ArgMax(this=_col(f"{n.prefix}_x"), expression=_col("ord")),
+                        expression=exp.Where(this=_col(f"{n.prefix}_x").is_(exp.null()).not_()),
+                    ),
+                    f"{n.prefix}_x",
+                )
+                for n in needs.traits.values()
+            ],
         )
-        for n in needs.traits.values()
-    ]).from_(values.subquery("v")).group_by("pid")
+        .from_(values.subquery("v"))
+        .group_by("pid")
+    )
     typed = [c for need in needs.traits.values() for c in facets(dialect, need, _col(f"{need.prefix}_x", "l"))]
     return exp.select(exp.alias_(_col("pid", "l"), "pid"), *typed).from_(latest.subquery("l"))

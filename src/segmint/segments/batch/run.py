@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlglot import exp
 
-from segmint.segments.batch.compile import CompiledSegments
+from segmint.segments.batch.compile import CompiledSegments, FloatSum
 from segmint.segments.batch.dialects import Dialect
 from segmint.segments.batch.inputs import prepared_events, prepared_traits
 from segmint.segments.changes import Memberships
@@ -24,7 +24,8 @@ from segmint.segments.changes import Memberships
 def evaluation_query(compiled: CompiledSegments, dialect: Dialect, as_of: datetime, events: str) -> exp.Select:
     """The compiled query preceded by the engine's preparation of its inputs."""
     relations = compiled.relations
-    query = compiled.query.copy()
+    query = compiled.query.transform(lambda node: _float_sums(node, dialect))
+    assert isinstance(query, exp.Select)
     # seg_events holds every message: where the engine allows, ask for it
     # to be inlined, so that each pass reads only its own columns and rows.
     query = query.with_(
@@ -36,6 +37,15 @@ def evaluation_query(compiled: CompiledSegments, dialect: Dialect, as_of: dateti
     if traits is not None:
         query = query.with_(relations.traits, as_=traits, materialized=dialect.cte_materialized)
     return query
+
+
+def _float_sums(node: exp.Expr, dialect: Dialect) -> exp.Expr:
+    """``FloatSum`` (with or without a FILTER) as the engine sums DOUBLEs."""
+    if isinstance(node, exp.Filter) and isinstance(node.this, FloatSum):
+        return dialect.float_sum(node.this.this, node.expression)
+    if isinstance(node, FloatSum) and not isinstance(node.parent, exp.Filter):
+        return dialect.float_sum(node.this, None)
+    return node
 
 
 def memberships(rows: pa.Table, columns: Mapping[str, str]) -> Memberships:

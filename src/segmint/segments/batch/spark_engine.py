@@ -51,7 +51,7 @@ SMALL_DATA_SETTINGS = {
 
 def local_spark(
     cores: int = 2, app_name: str = "segmint", driver_memory: str = "1g", small_data: bool = False
-) -> "SparkSession":
+) -> SparkSession:
     """A small local SparkSession (UTC, no UI), or the one already running.
 
     ``small_data`` applies :data:`SMALL_DATA_SETTINGS`, which halve the time
@@ -80,12 +80,12 @@ def local_spark(
 class SparkInputs:
     """The raw events and the identity mapping at the evaluation instant."""
 
-    events: "DataFrame"
-    profile_ids: "DataFrame"
+    events: DataFrame
+    profile_ids: DataFrame
 
 
 def export_inputs(
-    spark: "SparkSession",
+    spark: SparkSession,
     con: duckdb.DuckDBPyConnection,
     identity: IdentityConfig,
     as_of: datetime,
@@ -96,10 +96,12 @@ def export_inputs(
     events_path, ids_path = directory / "events.parquet", directory / "profile_ids.parquet"
     dialect = DuckDB()
     select = (
-        exp.select(*[
-            exp.alias_(exp.cast(exp.column(c), "VARCHAR"), c) if c in ("properties", "traits") else exp.column(c)
-            for c in EVENT_COLUMNS
-        ])
+        exp.select(
+            *[
+                exp.alias_(exp.cast(exp.column(c), "VARCHAR"), c) if c in ("properties", "traits") else exp.column(c)
+                for c in EVENT_COLUMNS
+            ]
+        )
         .from_("events")
         .where(exp.LTE(this=exp.column("event_time"), expression=dialect.instant(iso(as_of))))
         .order_by("seq")
@@ -109,9 +111,7 @@ def export_inputs(
     return SparkInputs(spark.read.parquet(str(events_path)), spark.read.parquet(str(ids_path)))
 
 
-def evaluate_spark(
-    spark: "SparkSession", inputs: SparkInputs, segments: LoadedSegments, as_of: datetime
-) -> Memberships:
+def evaluate_spark(spark: SparkSession, inputs: SparkInputs, segments: LoadedSegments, as_of: datetime) -> Memberships:
     """Every usable segment's members at ``as_of``, computed by Spark."""
     definitions = list(segments.definitions.values())
     if not definitions:
