@@ -92,11 +92,10 @@ def load_segments(raw: Mapping[str, Any] | None) -> LoadedSegments:
                 loaded.errors.append(
                     SegmentError(name, "in_segment", f"no segment named {ref!r} (defined: {', '.join(sorted(parsed)) or 'none'})")
                 )
-    for cycle in _cycles(parsed):
-        for name in cycle:
-            loaded.errors.append(
-                SegmentError(name, "in_segment", "in_segment references form a cycle: " + " -> ".join([*cycle, cycle[0]]))
-            )
+    for name, cycle in _cycles(parsed).items():
+        loaded.errors.append(
+            SegmentError(name, "in_segment", "in_segment references form a cycle: " + " -> ".join([*cycle, cycle[0]]))
+        )
     # A segment that depends on an unusable one is unusable too.
     unusable = {e.segment for e in loaded.errors}
     changed = True
@@ -293,39 +292,33 @@ def _comparison(op: str, value: Any, key: str) -> Comparison:
 def _only(body: Mapping[str, Any], allowed: set[str], at: str) -> None:
     extra = [k for k in body if k not in allowed]
     if extra:
-        raise _Invalid(f"{at}.{extra[0]}" if at else str(extra[0]), f"unexpected key next to {', '.join(sorted(allowed))}")
+        where = ", ".join(sorted(allowed))
+        hint = "; next to a segment's condition only description and tags may stand" if not at else ""
+        raise _Invalid(f"{at}.{extra[0]}" if at else str(extra[0]), f"unexpected key next to {where}{hint}")
 
 
 def _path(text: str) -> tuple[str, ...]:
     return tuple(text.split("."))
 
 
-def _cycles(parsed: Mapping[str, SegmentDefinition]) -> list[list[str]]:
-    """Each cycle of in_segment references once, as its segments in order."""
+def _cycles(parsed: Mapping[str, SegmentDefinition]) -> dict[str, list[str]]:
+    """For each segment on an in_segment cycle, a shortest cycle through it."""
     graph = {n: sorted(r for r in referenced_segments(d.condition) if r in parsed) for n, d in parsed.items()}
-    cycles: list[list[str]] = []
-    seen_in_cycle: set[str] = set()
-    state: dict[str, int] = {}
-    stack: list[str] = []
-
-    def visit(node: str) -> None:
-        state[node] = 1
-        stack.append(node)
-        for nxt in graph[node]:
-            if state.get(nxt) == 1:
-                cycle = stack[stack.index(nxt):]
-                if not set(cycle) & seen_in_cycle:
-                    cycles.append(cycle)
-                    seen_in_cycle.update(cycle)
-            elif nxt not in state:
-                visit(nxt)
-        stack.pop()
-        state[node] = 2
-
-    for node in sorted(graph):
-        if node not in state:
-            visit(node)
-    return cycles
+    found: dict[str, list[str]] = {}
+    for start in sorted(graph):
+        # Breadth-first from the segment's references back to itself.
+        paths = {ref: [start, ref] for ref in graph[start]}
+        queue = list(graph[start])
+        while queue and start not in found:
+            node = queue.pop(0)
+            if node == start:
+                found[start] = paths[node][:-1]
+                break
+            for nxt in graph[node]:
+                if nxt not in paths:
+                    paths[nxt] = paths[node] + [nxt]
+                    queue.append(nxt)
+    return found
 
 
 def _dependency_order(parsed: Mapping[str, SegmentDefinition]) -> list[str]:

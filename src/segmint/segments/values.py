@@ -4,7 +4,9 @@ Rules (shared/spec/segments.md): any comparison on a missing value (absent
 or JSON null) is false, except ``exists: false``; ``ne`` and ``not_in`` on
 a missing value are false too. Numbers compare as numbers (3 == 3.0);
 strings compare exactly; a number and a string are never equal (``ne`` is
-true, every other comparison false). Booleans are their own kind: equal
+true, every other comparison false). Numbers are compared as IEEE-754
+doubles, as JSON numbers are by JavaScript and the SQL engines (so 2**53
+and 2**53 + 1 are equal). Booleans are their own kind: equal
 only to booleans, never ordered. ``contains`` is a substring of a string or
 an element of a list. ``between`` is inclusive.
 
@@ -35,7 +37,11 @@ def kind(value: Any) -> str | None:
 
 def _equal(value: Any, operand: Any) -> bool:
     k = kind(value)
-    return k is not None and k == kind(operand) and k in ("num", "str", "bool") and value == operand
+    if k is None or k != kind(operand) or k not in ("num", "str", "bool"):
+        return False
+    if k == "num":  # as IEEE doubles, like JSON numbers in every engine
+        return float(value) == float(operand)
+    return bool(value == operand)
 
 
 def _ordered(value: Any, operand: Any) -> int | None:
@@ -43,6 +49,8 @@ def _ordered(value: Any, operand: Any) -> int | None:
     k = kind(value)
     if k not in ("num", "str") or k != kind(operand):
         return None
+    if k == "num":
+        value, operand = float(value), float(operand)
     return (value > operand) - (value < operand)
 
 
