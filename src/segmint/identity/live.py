@@ -35,8 +35,8 @@ class LiveProfiles:
         """Take in every message of ``relation`` (e.g. the store's events)."""
         self._take(con, relation)
 
-    def apply(self, rows: pa.Table) -> None:
-        """Take in newly committed events (rows of the ``events`` table).
+    def apply(self, rows: pa.Table | list[dict[str, Any]]) -> None:
+        """Take in newly committed events (rows of the ``events`` table, as Arrow or dicts).
 
         Per message in Python (a commit is small; a SQL query would cost
         more to plan than to run), with the same rules as the SQL used by
@@ -45,8 +45,10 @@ class LiveProfiles:
         wanted = ["seq", "type", "event_time", "user_id", "anonymous_id", "previous_id", "traits"]
         if self._identity.identifiers:
             wanted += ["properties", "context"]
+        if isinstance(rows, pa.Table):
+            rows = rows.select(wanted).to_pylist()
         with self._lock:
-            for row in rows.select(wanted).to_pylist():
+            for row in rows:
                 at = _micros(row["event_time"])
                 seq = row["seq"]
                 primary, carried = message_ids(row, self._identity)
@@ -57,7 +59,8 @@ class LiveProfiles:
                     else:
                         self.graph.link(Link(at, seq, primary, key))
                 if row["type"] == "identify" and row["traits"] is not None:
-                    self._set_traits(primary, orjson.loads(row["traits"]), at, seq)
+                    traits = row["traits"]
+                    self._set_traits(primary, orjson.loads(traits) if isinstance(traits, str) else traits, at, seq)
 
     def _set_traits(self, key: IdKey, traits: dict[str, Any], at: int, seq: int) -> None:
         book = self._traits[key]

@@ -131,9 +131,12 @@ class LiveSegments:
 
     # ---- driving ----------------------------------------------------------
 
-    def on_commit(self, rows: Any, last_seq: int | None) -> None:
+    def on_commit(self, rows: list[dict[str, Any]], last_seq: int | None) -> None:
+        if not self.loaded.definitions:  # nothing to keep live
+            self._last_seq = last_seq or self._last_seq
+            return
         with self._lock:
-            changes = self.evaluator.feed(_rows(rows))
+            changes = self.evaluator.feed(rows)
             changes += self.evaluator.advance(self._clock.now())
             if last_seq is not None:
                 self._last_seq = last_seq
@@ -186,5 +189,10 @@ class LiveSegments:
         return page, (page[-1] if more and page else None)
 
 
+# The columns the real-time evaluator and live profiles read.
+ROW_COLUMNS = ["seq", "type", "event", "user_id", "anonymous_id", "previous_id", "event_time",
+               "properties", "traits", "context"]
+
+
 def _rows(table: Any) -> list[dict[str, Any]]:
-    return table.to_pylist()
+    return table.select(ROW_COLUMNS).to_pylist()

@@ -18,7 +18,7 @@ from segmint.identity.live import LiveProfiles
 from segmint.identity.profiles import rebuild
 from segmint.ingest.ingestor import IngestResult, Ingestor
 from segmint.server.committer import GroupCommitter
-from segmint.server.live_segments import LiveSegments
+from segmint.server.live_segments import ROW_COLUMNS, LiveSegments
 from segmint.store.discovery import ServerInfo, remove_info, write_info
 from segmint.store.store import Store
 
@@ -30,7 +30,7 @@ class Runtime:
     config: Config
     db_path: Path
     clock: Clock = field(default_factory=SystemClock)
-    rebuild_every_s: float = 2.0
+    rebuild_every_s: float = 30.0
     tick_every_s: float = 0.25
     snapshot_every_s: float = 300.0
     status_every_s: float = 2.0
@@ -76,10 +76,11 @@ class Runtime:
 
     def _after_commit(self, result: IngestResult) -> None:
         if result.rows is not None and result.rows.num_rows:
-            self.profiles.apply(result.rows)
+            rows = result.rows.select(ROW_COLUMNS).to_pylist()  # converted once, read by both
+            self.profiles.apply(rows)
             self._dirty.set()
             try:
-                self.segments.on_commit(result.rows, result.last_seq)
+                self.segments.on_commit(rows, result.last_seq)
             except Exception as error:  # never stale in silence: reported by the API and `segments list`
                 self.segment_failure = f"{type(error).__name__}: {error}"
                 log.exception("real-time segment evaluation failed")
