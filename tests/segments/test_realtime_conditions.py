@@ -50,7 +50,7 @@ def test_count_operators(condition: dict[str, Any], expected: list[str]) -> None
 
 WHERE = Messages()
 WHERE.track(0, "Viewed", user="u1", category="outdoor", price=30, tags=["sale", "new"], size={"eu": 42},
-            note="big sale", day="2026-01-02")
+            note="big sale", day="2026-01-02", big=2**53 + 1)
 WHERE.track(0, "Viewed", user="u2", category="Outdoor", price="30", tags="sale", flag=True, day="2025-12-31")
 WHERE.track(0, "Viewed", user="u3", category=None, price=30.0, flag=1)
 WHERE.track(0, "Viewed", user="u4")
@@ -82,6 +82,7 @@ WHERE.track(0, "Viewed", user="u4")
         ({"size.eu": 42}, ["u1"]),                               # dot paths reach nested properties
         ({"size.us": {"exists": False}}, ["u1", "u2", "u3", "u4"]),
         ({"day": {"gt": "2026-01-01"}}, ["u1"]),                 # ISO strings compare as text
+        ({"big": 2**53}, ["u1"]),                                # numbers compare as doubles: 2**53 + 1 is 2**53
         ({"price": {"gt": 20, "lt": 31}}, ["u1", "u3"]),         # several operators: all hold
         ({"category": "outdoor", "price": 30}, ["u1"]),          # several properties: all hold
     ],

@@ -9,9 +9,10 @@ identifier away from the profile it had joined.
 
 from __future__ import annotations
 
+from test_realtime_kit import T0, Messages, at, evaluator, fold, members_at
+
 from segmint.config.model import IdentifierConfig, IdentityConfig
 from segmint.segments.changes import Change
-from test_realtime_kit import T0, Messages, at, evaluator, fold, members_at
 
 VIEWS = {"viewed": {"performed": "Viewed"}, "three": {"performed": "Viewed", "count": {"gte": 3}}}
 
@@ -53,7 +54,7 @@ def test_a_late_earlier_link_takes_an_identifier_back() -> None:
     view = m.track(0, "Viewed", anon="a")
     m.track(0, "Viewed", anon="a")
     m.track(0, "Viewed", anon="a")
-    u2_joins = m.identify(5, user="u2", anon="a")
+    m.identify(5, user="u2", anon="a")
     u1_joins = m.identify(1, user="u1", anon="a")
     ev = evaluator(VIEWS, start=at(10))
     fold(ev.feed(m.rows[:4]))

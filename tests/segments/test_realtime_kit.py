@@ -9,7 +9,7 @@ ingestion path stores for the same messages.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -20,7 +20,7 @@ from segmint.segments.changes import Change, Memberships
 from segmint.segments.parse import LoadedSegments, load_segments
 from segmint.segments.realtime import RealtimeEvaluator
 
-T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def at(minutes: float) -> datetime:

@@ -20,10 +20,10 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
+from test_realtime_kit import Messages, as_sorted, at, fold, segments
 
 from segmint.config.model import IdentityConfig
 from segmint.segments.realtime import RealtimeEvaluator
-from test_realtime_kit import Messages, as_sorted, at, fold, segments
 
 DEFINITIONS = segments("""
 recent: {performed: V, within: 10m}
@@ -115,7 +115,7 @@ def all_at_once(rows: list[dict[str, Any]], identity: IdentityConfig, instant: d
     return ev.memberships()
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rows=streams(), data=st.data(), identity=st.sampled_from(IDENTITIES))
 def test_arrival_order_never_changes_the_memberships(rows: list[dict[str, Any]], data: st.DataObject,
                                                      identity: IdentityConfig) -> None:

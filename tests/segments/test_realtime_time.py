@@ -8,8 +8,9 @@ would have in order, its consequences stamped when they become known.
 
 from __future__ import annotations
 
-from segmint.segments.changes import Change
 from test_realtime_kit import T0, Messages, at, evaluator, fold
+
+from segmint.segments.changes import Change
 
 
 def enter(minute: float, segment: str = "s", profile: str = "u1") -> Change:
@@ -159,7 +160,7 @@ def test_changes_replay_into_the_memberships() -> None:
     ev = evaluator(definitions)
     seen: dict[str, set[str]] = {}
     ev.feed(m.rows[:2])
-    for minute in range(0, 40):
+    for minute in range(40):
         fold(ev.advance(at(minute)), seen)
         if minute == 10:
             fold(ev.feed(m.rows[2:]), seen)            # 7 is late by now, 12 and 15 are held

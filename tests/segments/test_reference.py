@@ -8,7 +8,7 @@ small enough to check by hand.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -19,7 +19,7 @@ from segmint.config.model import IdentifierConfig, IdentityConfig
 from segmint.segments.definition import Comparison
 from segmint.segments.parse import load_segments
 
-T0 = datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
 
 def at(minute: float) -> datetime:
@@ -32,7 +32,7 @@ class Log:
     def __init__(self) -> None:
         self.rows: list[dict[str, Any]] = []
 
-    def add(self, type: str, minute: float, user: str | None = None, anon: str | None = None, **fields: Any) -> "Log":
+    def add(self, type: str, minute: float, user: str | None = None, anon: str | None = None, **fields: Any) -> Log:
         self.rows.append(
             {
                 "seq": len(self.rows) + 1,
@@ -49,16 +49,16 @@ class Log:
         )
         return self
 
-    def track(self, event: str, minute: float, user: str | None = "u1", anon: str | None = None, **props: Any) -> "Log":
+    def track(self, event: str, minute: float, user: str | None = "u1", anon: str | None = None, **props: Any) -> Log:
         return self.add("track", minute, user, anon, event=event, properties=props)
 
-    def identify(self, minute: float, user: str | None = None, anon: str | None = None, **traits: Any) -> "Log":
+    def identify(self, minute: float, user: str | None = None, anon: str | None = None, **traits: Any) -> Log:
         return self.add("identify", minute, user, anon, traits=traits)
 
-    def alias(self, minute: float, user: str, previous: str) -> "Log":
+    def alias(self, minute: float, user: str, previous: str) -> Log:
         return self.add("alias", minute, user, None, previous=previous)
 
-    def page(self, minute: float, user: str | None = None, anon: str | None = None) -> "Log":
+    def page(self, minute: float, user: str | None = None, anon: str | None = None) -> Log:
         return self.add("page", minute, user, anon)
 
 
@@ -81,8 +81,9 @@ CASES = [
     # present values exist, even falsy ones
     (0, "exists", True, True), ("", "exists", True, True), (False, "exists", True, True),
     ([], "exists", True, True), ({}, "exists", False, False),
-    # numbers as numbers
+    # numbers as numbers, compared as doubles
     (3, "eq", 3.0, True), (3.0, "in", (1, 3), True), (2.5, "gt", 2, True), (-1, "lt", 0, True),
+    (2**53 + 1, "eq", 2**53, True), (2**53 + 1, "gt", 2**53, False), (2**53, "in", (2**53 + 1,), True),
     # a number and a string: never equal, ne true, every other comparison false
     (3, "eq", "3", False), ("3", "eq", 3, False), (3, "ne", "3", True), ("3", "gt", 2, False),
     ("3", "lt", 4, False), ("3", "in", (3,), False), ("3", "not_in", (3,), True),
@@ -241,6 +242,9 @@ def test_sums_and_averages_are_exact_whatever_the_order() -> None:
     assert members(log, {"performed": "E", "avg": {"property": "n", "eq": 0.2}}, 3) == ["u1"]
     big = Log().track("E", 0, n=2**53).track("E", 1, n=1)
     assert members(big, {"performed": "E", "sum": {"property": "n", "gt": 2**53}}, 3) == []  # 2**53 + 1 rounds to 2**53
+    huge = Log().track("E", 0, n=1.7e308).track("E", 1, n=1.7e308)
+    assert members(huge, {"performed": "E", "sum": {"property": "n", "gt": 1e308}}, 3) == ["u1"]  # overflows to infinity
+    assert members(huge, {"performed": "E", "avg": {"property": "n", "eq": 1.7e308}}, 3) == ["u1"]  # but the mean does not
 
 
 def test_aggregates_use_nested_paths() -> None:
@@ -439,6 +443,23 @@ def test_an_anonymous_profile_takes_its_earliest_seen_anonymous_id() -> None:
     assert members(log, {"all": []}, 10, email) == ["a2"]
     assert members(log, {"all": []}, 10) == ["a1", "a2"]  # without the email identifier, two profiles
     assert members(log, {"all": []}, 4, email) == ["a2"]
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "joined"),
+    [
+        (" X@x.com\u00a0", "x@X.com", True),   # trim removes Unicode spaces; lowercase
+        ("\tx@x.com", "x@x.com", False),       # ... but not tabs
+        ("İ@x.com", "i@x.com", True),           # lowercase one character at a time
+        ("ΑΣ@x.com", "ασ@x.com", True),         # no final sigma
+        ("ΑΣ@x.com", "ας@x.com", False),
+        ("   ", " ", False),                    # empty after trimming: no identifier
+    ],
+)
+def test_configured_identifiers_are_normalised(first: str, second: str, joined: bool) -> None:
+    email = IdentityConfig(identifiers={"email": IdentifierConfig(paths=("traits.email",), normalize=("trim", "lowercase"))})
+    log = Log().identify(0, None, "a1", email=first).identify(1, None, "a2", email=second)
+    assert members(log, {"all": []}, 1, email) == (["a1"] if joined else ["a1", "a2"])
 
 
 def test_limits_refuse_a_join() -> None:

@@ -3,8 +3,12 @@
 ``values.holds`` interprets an operator on every call; here each comparison
 becomes a closure specialised on its operator and operand kind, with the
 JSON types (str, int, float, bool, None, list, dict) decided by exact type
-checks, and anything else handed to ``values.holds``. The rules are those
-of ``values.py``, and a property test holds the two equal.
+checks, and anything else handed to ``values.holds``.
+
+The rules are those of ``values.py`` with one addition the agreement tests
+settle: numbers compare as doubles, as in every JSON engine (2**53 + 1
+equals 2**53). A property test holds these predicates equal to
+``values.holds`` applied to the values and operands as doubles.
 """
 
 from __future__ import annotations
@@ -19,20 +23,38 @@ Test = Callable[[Any], bool]
 _JSON = frozenset({str, int, float, bool, type(None), list, dict})
 
 
+def double(value: Any) -> Any:
+    """A JSON value with its numbers as doubles (lists too); anything else unchanged."""
+    kind = value.__class__
+    if kind is int:
+        try:
+            return float(value)
+        except OverflowError:
+            return float("inf") if value > 0 else float("-inf")
+    if kind is list:
+        return [double(v) for v in value]
+    if kind is tuple:
+        return tuple(double(v) for v in value)
+    return value
+
+
 def _generic(comparison: Comparison) -> Test:
-    return lambda value: holds(value, comparison)
+    as_doubles = Comparison(comparison.op, double(comparison.value))
+    return lambda value: holds(double(value), as_doubles)
 
 
 def _equality(comparison: Comparison) -> Test:
-    op, operand = comparison.op, comparison.value
+    op, operand = comparison.op, double(comparison.value)
     want = kind(operand)
     if want not in ("num", "str", "bool"):  # eq null (or a list) is never true; ne is "present"
         return (lambda v: False) if op == "eq" else (lambda v: v is not None)
     if want == "num":
         def equal(v: Any) -> bool | None:
             t = v.__class__
-            if t is int or t is float:
+            if t is float:
                 return v == operand
+            if t is int:
+                return double(v) == operand
             return False if t in _JSON else None
     elif want == "str":
         def equal(v: Any) -> bool | None:
@@ -46,65 +68,71 @@ def _equality(comparison: Comparison) -> Test:
             if t is bool:
                 return v is operand
             return False if t in _JSON else None
+    fallback = _generic(comparison)
     if op == "eq":
         def test(v: Any) -> bool:
             found = equal(v)
-            return holds(v, comparison) if found is None else found
+            return fallback(v) if found is None else found
     else:
         def test(v: Any) -> bool:
             if v is None:
                 return False
             found = equal(v)
-            return holds(v, comparison) if found is None else not found
+            return fallback(v) if found is None else not found
     return test
 
 
 def _order(comparison: Comparison) -> Test:
-    op, operand = comparison.op, comparison.value
+    op, operand = comparison.op, double(comparison.value)
     numeric = kind(operand) == "num"
     accepts = (int, float) if numeric else (str,)
     compare: Callable[[Any], bool] = {
         "gt": lambda v: v > operand, "gte": lambda v: v >= operand,
         "lt": lambda v: v < operand, "lte": lambda v: v <= operand,
     }[op]
+    fallback = _generic(comparison)
 
     def test(v: Any) -> bool:
         t = v.__class__
         if t in accepts:
-            return compare(v)
-        return False if t in _JSON else holds(v, comparison)
+            return compare(double(v) if t is int else v)
+        return False if t in _JSON else fallback(v)
 
     return test
 
 
 def _between(comparison: Comparison) -> Test:
-    low, high = comparison.value
+    low, high = double(comparison.value)
     if kind(low) != kind(high) or kind(low) not in ("num", "str"):
         return _generic(comparison)
     accepts = (int, float) if kind(low) == "num" else (str,)
+    fallback = _generic(comparison)
 
     def test(v: Any) -> bool:
         t = v.__class__
         if t in accepts:
-            return low <= v <= high
-        return False if t in _JSON else holds(v, comparison)
+            return low <= (double(v) if t is int else v) <= high
+        return False if t in _JSON else fallback(v)
 
     return test
 
 
 def _membership(comparison: Comparison) -> Test:
     by_kind: dict[str, set[Any]] = {"num": set(), "str": set(), "bool": set()}
-    for operand in comparison.value:
+    for operand in double(comparison.value):
         k = kind(operand)
         if k in by_kind:
             by_kind[k].add(operand)
     nums, strs, bools = by_kind["num"], by_kind["str"], by_kind["bool"]
     negated = comparison.op == "not_in"
+    fallback = _generic(comparison)
 
     def test(v: Any) -> bool:
         t = v.__class__
-        if t is int or t is float:
+        if t is float:
             found = v in nums
+        elif t is int:
+            found = double(v) in nums
         elif t is str:
             found = v in strs
         elif t is bool:
@@ -114,7 +142,7 @@ def _membership(comparison: Comparison) -> Test:
                 return False
             found = False
         else:
-            return holds(v, comparison)
+            return fallback(v)
         return found != negated
 
     return test

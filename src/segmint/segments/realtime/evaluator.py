@@ -35,11 +35,13 @@ from __future__ import annotations
 
 import heapq
 import pickle
-from datetime import datetime, timezone
-from typing import Any, Iterable
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 
+from segmint.clock import parse_instant
 from segmint.config.model import IdentityConfig
 from segmint.errors import NotFoundError, SegmintError
 from segmint.identity.extract import message_ids
@@ -49,11 +51,11 @@ from segmint.segments.parse import LoadedSegments
 from segmint.segments.realtime.explain import explain_condition
 from segmint.segments.realtime.leaves import instant
 from segmint.segments.realtime.plan import SNAPSHOT_FORMAT, Plan, compile_plan
-from segmint.segments.realtime.state import IdState
+from segmint.segments.realtime.state import SEQ_BITS, IdState
 from segmint.segments.realtime.timers import Schedule
 
 BEFORE = -(1 << 62)  # the clock of an evaluator created without `start`: nothing exists yet
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class SnapshotError(SegmintError):
@@ -66,11 +68,9 @@ class SnapshotError(SegmintError):
 def micros(moment: datetime | str) -> int:
     """Microseconds since the epoch, exactly (a naive datetime is UTC)."""
     if isinstance(moment, str):
-        from segmint.clock import parse_instant
-
         moment = parse_instant(moment)
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     delta = moment - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
@@ -96,7 +96,7 @@ def _json_with(value: Any, quoted: tuple[str, ...]) -> Any:
 class Profile:
     """One resolved profile's cached verdicts: leaves, segments, timers."""
 
-    __slots__ = ("id", "keys", "states", "leaves", "segments", "due_of", "due", "alive", "fresh", "dirty", "changed")
+    __slots__ = ("alive", "changed", "dirty", "due", "due_of", "fresh", "id", "keys", "leaves", "segments", "states")
 
     def __init__(self, profile_id: str, keys: list[IdKey], states: list[IdState], plan: Plan) -> None:
         self.id = profile_id
@@ -120,7 +120,7 @@ class RealtimeEvaluator:
         self._identity = identity
         self._clock = micros(start) if start is not None else BEFORE
         self._graph = IdentityGraph(identity.limits, identity.max_ids)
-        self._links: dict[tuple[IdKey, IdKey], tuple[int, int]] = {}  # first appearance of each link
+        self._links: dict[tuple[IdKey, IdKey], int] = {}  # first appearance (stamp) of each link
         self._ids: dict[IdKey, IdState] = {}
         self._profile_of: dict[IdKey, Profile] = {}
         self._by_id: dict[str, Profile] = {}
@@ -128,7 +128,7 @@ class RealtimeEvaluator:
         self._index = {name: i for i, name in enumerate(self._plan.names)}
         self._held: list[tuple[int, int, int, dict[str, Any]]] = []
         self._tick = 0
-        self._schedule = Schedule()
+        self._schedule: Schedule[Profile] = Schedule()
         self._touched: dict[Profile, None] = {}  # an ordered set
         self._stamped: tuple[int, datetime] = (BEFORE, _EPOCH)  # the last instant turned into a datetime
         # The JSON columns configured identifiers read, and the first key each path takes there.
@@ -170,9 +170,16 @@ class RealtimeEvaluator:
         """
         target, held, schedule = micros(now), self._held, self._schedule
         changes: list[Change] = []
+        timers = schedule.heap
         while True:
             at = held[0][0] if held else None
-            timer = schedule.next_at()
+            timer = None
+            while timers:  # the earliest valid wake-up; stale entries dropped on the way
+                when, _, waiting = timers[0]
+                if waiting.alive and waiting.due == when:
+                    timer = when
+                    break
+                heapq.heappop(timers)
             if timer is not None and (at is None or timer < at):
                 at = timer
             if at is None or at > target:
@@ -182,17 +189,16 @@ class RealtimeEvaluator:
                 self._apply(heapq.heappop(held)[3], at)
             if timer == at:
                 for profile in schedule.pop(at):
-                    due_of = profile.due_of  # type: ignore[attr-defined]
+                    due_of = profile.due_of
                     due = [leaf for leaf, when in due_of.items() if when <= at]
                     if due:
-                        profile.dirty.update(due)  # type: ignore[attr-defined]
-                        self._touched[profile] = None  # type: ignore[index]
+                        profile.dirty.update(due)
+                        self._touched[profile] = None
                     elif due_of:
                         schedule.want(profile, min(due_of.values()))
             if self._touched:
                 changes += self._settle(at)
-        if target > self._clock:
-            self._clock = target
+        self._clock = max(self._clock, target)
         return changes
 
     def _instant(self, now: int) -> datetime:
@@ -211,10 +217,14 @@ class RealtimeEvaluator:
     def _apply(self, row: dict[str, Any], at: int) -> None:
         """One visible message: identity first, then the logs it feeds."""
         user, anonymous = row.get("user_id"), row.get("anonymous_id")
-        if user is None and anonymous is None:
+        if user is not None:
+            primary: IdKey = ("user_id", user)
+        elif anonymous is not None:
+            primary = ("anonymous_id", anonymous)
+        else:
             return  # nobody to count it for (ingestion refuses such messages)
-        seq, kind, graph = row["seq"], row.get("type"), self._graph
-        primary: IdKey = ("user_id", user) if user is not None else ("anonymous_id", anonymous)
+        seq, kind = row["seq"], row.get("type")
+        mark = (at << SEQ_BITS) + seq
         properties = traits = None
         carried: list[IdKey] = []
         if self._id_roots:
@@ -232,20 +242,32 @@ class RealtimeEvaluator:
                 carried.append(("anonymous_id", anonymous))
             if kind == "alias" and row.get("previous_id") is not None:
                 carried.append(("anonymous_id", row["previous_id"]))
-        if primary not in graph:
-            graph.observe(primary, at, seq)
-        elif (at, seq) < graph.first_seen(primary):
-            graph.observe(primary, at, seq)
-            self._may_rename(primary)
         state = self._ids.get(primary)
         if state is None:
-            state = self._ids[primary] = IdState(self._plan.slot_count)
+            graph = self._graph
+            earlier = primary in graph and (at, seq) < graph.first_seen(primary)
+            graph.observe(primary, at, seq)
+            if earlier:
+                self._may_rename(primary)
+            state = self._ids[primary] = IdState(self._plan.slot_count, mark)
             self._join(primary, state)
+        elif mark < state.first:  # a late message: the first sighting may move earlier
+            state.first = mark
+            graph = self._graph
+            if (at, seq) < graph.first_seen(primary):
+                graph.observe(primary, at, seq)
+                self._may_rename(primary)
+        links = self._links
         for key in carried:
             if key != primary:
-                self._link(primary, key, at, seq)
+                pair = (primary, key) if primary < key else (key, primary)
+                known = links.get(pair)
+                # Only a link's first appearance matters: resolution only ever joins, so a
+                # link refused once stays refused and one accepted once is a no-op later.
+                if known is None or mark < known:
+                    links[pair] = mark
+                    self._link(primary, key, at, seq)
         profile = self._profile_of[primary]
-        self._touched[profile] = None
         plan = self._plan
         if kind == "track":
             routes = plan.routes.get(row.get("event"))  # type: ignore[arg-type]
@@ -273,6 +295,15 @@ class RealtimeEvaluator:
                                     if values[leaf] != value:
                                         values[leaf] = value
                                         profile.changed.append(leaf)
+                            for leaf, gap, window in slot.deadlines:
+                                deadline = at + gap
+                                if deadline <= now:
+                                    dirty.add(leaf)  # a late A, its deadline passed: may be abandoned now
+                                elif not values[leaf] and (not window or gap < window):
+                                    due = profile.due_of.get(leaf)
+                                    if due is None or deadline < due:
+                                        profile.due_of[leaf] = deadline
+                                        self._schedule.want(profile, deadline)
                             for leaf, window, wanted in slot.quick:
                                 # "performed within": known from this event alone, until at + window
                                 until = at + window
@@ -290,6 +321,8 @@ class RealtimeEvaluator:
                 for name, leaves in plan.traits.items():
                     if name in traits and state.set_trait(name, at, seq, traits[name]):
                         profile.dirty.update(leaves)
+        if profile.dirty or profile.changed:
+            self._touched[profile] = None  # else nothing it reads changed (a page, an unused event)
 
     # ---- identity ------------------------------------------------------------------
 
@@ -307,13 +340,7 @@ class RealtimeEvaluator:
         self._touched[profile] = None
 
     def _link(self, a: IdKey, b: IdKey, at: int, seq: int) -> None:
-        # Only a link's first appearance matters: resolution only ever joins, so a
-        # link refused once stays refused and one accepted once is a no-op later.
-        pair = (a, b) if a < b else (b, a)
-        known = self._links.get(pair)
-        if known is not None and known <= (at, seq):
-            return
-        self._links[pair] = (at, seq)
+        """A new link, or an earlier appearance of a known one: re-resolve the profiles it touches."""
         graph = self._graph
         before = self._profiles_in([m for k in (a, b) if k in graph for m in graph.cluster_keys(k)])
         graph.link(Link(at, seq, a, b))
@@ -328,7 +355,7 @@ class RealtimeEvaluator:
 
     def _filled(self, states: list[IdState]) -> set[int]:
         """The leaves that read something in these states (the others have their empty value)."""
-        plan, leaves = self._plan, set()
+        plan, leaves = self._plan, set[int]()
         for state in states:
             for slot, log in enumerate(state.logs):
                 if log is not None:
@@ -388,32 +415,36 @@ class RealtimeEvaluator:
             (profile,) = touched
             if profile.alive and not profile.fresh:
                 flipped = self._evaluate(profile, now)
-                if not flipped:
-                    return []
-                at, names, members, profile_id, segments = self._instant(now), self._plan.names, self._members, \
-                    profile.id, profile.segments
-                changes = []
-                for j in sorted(flipped, key=names.__getitem__):
-                    entered = segments[j]
-                    changes.append(Change(at, names[j], profile_id, entered))
-                    (members[j].add if entered else members[j].discard)(profile_id)
-                return changes
+                return self._flips(now, profile, flipped) if flipped else []
         pre: dict[str, list[bool]] = {}
         post: dict[str, list[bool]] = {}
+        changes: list[Change] = []
         for profile in touched:
             if not profile.alive:
                 if not profile.fresh:
                     pre[profile.id] = profile.segments
                 continue
-            before = profile.segments
-            self._evaluate(profile, now)
+            flipped = self._evaluate(profile, now)
             if profile.fresh:
                 profile.fresh = False
                 post[profile.id] = profile.segments
-            elif profile.segments is not before:
-                pre[profile.id] = before
-                post[profile.id] = profile.segments
-        return self._diff(now, pre, post) if pre or post else []
+            elif flipped:
+                changes += self._flips(now, profile, flipped)
+        if pre or post:
+            changes += self._diff(now, pre, post)
+        changes.sort()
+        return changes
+
+    def _flips(self, now: int, profile: Profile, flipped: list[int]) -> list[Change]:
+        """The changes of a profile whose segments ``flipped`` (ordered by segment name)."""
+        at, names, members, profile_id, segments = self._instant(now), self._plan.names, self._members, \
+            profile.id, profile.segments
+        changes = []
+        for j in sorted(flipped, key=names.__getitem__):
+            entered = segments[j]
+            changes.append(Change(at, names[j], profile_id, entered))
+            (members[j].add if entered else members[j].discard)(profile_id)
+        return changes
 
     def _diff(self, now: int, pre: dict[str, list[bool]], post: dict[str, list[bool]]) -> list[Change]:
         """Changes between memberships before (absent: none) and after, by profile id."""
@@ -429,7 +460,6 @@ class RealtimeEvaluator:
                         members[i].add(profile_id)
                     else:
                         members[i].discard(profile_id)
-        changes.sort()
         return changes
 
     def _evaluate(self, profile: Profile, now: int) -> list[int]:
@@ -445,8 +475,10 @@ class RealtimeEvaluator:
                 if due is None:
                     if i in due_of:
                         del due_of[i]
-                else:
+                elif due > now:
                     due_of[i] = due
+                else:  # would wake at this very instant forever
+                    raise RuntimeError(f"leaf {i} ({leaves[i]!r}) asked to wake at {due}, not after {now}")
                 if value != values[i]:
                     values[i] = value
                     changed.append(i)

@@ -7,7 +7,8 @@ events behind the verdict (seq, event time, event name).
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from segmint.segments.definition import (
     AggregateMeasure,

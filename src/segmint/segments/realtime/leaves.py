@@ -14,19 +14,27 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left, bisect_right
-from datetime import datetime, timedelta, timezone
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from itertools import accumulate
-from typing import Any, Sequence
+from typing import Any
 
 from segmint.segments.definition import Comparison
 from segmint.segments.realtime.compare import compile_test
-from segmint.segments.realtime.state import RECENT, SEQ_BITS, IdState, after, partner, to_float, unstamp
+from segmint.segments.realtime.state import (
+    RECENT,
+    SEQ_BITS,
+    IdState,
+    partner,
+    to_float,
+    unstamp,
+)
 from segmint.segments.values import all_hold
 
 States = Sequence[IdState]
 Verdict = tuple[bool, int | None]  # holds, next instant time alone may change it
 FOREVER = 1 << 62
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def instant(micros: int) -> datetime:
@@ -45,7 +53,7 @@ class CountTest:
     tabled up to the last breakpoint (beyond it, they are all the same).
     """
 
-    __slots__ = ("comparisons", "points", "table", "_cache")
+    __slots__ = ("_cache", "comparisons", "points", "table")
 
     def __init__(self, comparisons: tuple[Comparison, ...]) -> None:
         self.comparisons = comparisons
@@ -99,7 +107,7 @@ class CountTest:
 class CountLeaf:
     """``performed`` with ``count`` and no ``within``: all history."""
 
-    __slots__ = ("slot", "event", "test")
+    __slots__ = ("event", "slot", "test")
     timed = False
 
     def __init__(self, slot: int, event: str, comparisons: tuple[Comparison, ...]) -> None:
@@ -121,13 +129,31 @@ class CountLeaf:
                 "note": f"the latest {len(recent)} of {n}" if n > len(recent) else None}
 
 
+def _largest(parts: list[tuple[Any, int]], k: int) -> int:
+    """The k-th largest value of several sorted sequences, each read from its start index."""
+    if len(parts) == 1:
+        values, _ = parts[0]
+        return values[len(values) - k]
+    if k > 16:
+        return sorted(v for values, start in parts for v in values[start:])[-k]
+    ends = [len(values) for values, _ in parts]
+    top = 0
+    for _ in range(k):  # merge from the top, k steps
+        best = -1
+        for i, (values, start) in enumerate(parts):
+            if ends[i] > start and (best < 0 or values[ends[i] - 1] > top):
+                best, top = i, values[ends[i] - 1]
+        ends[best] -= 1
+    return top
+
+
 class RecentLeaf:
     """``performed`` with ``within`` and a count meaning "at least one" (or "none").
 
     The common case, kept cheap: only the latest event time matters.
     """
 
-    __slots__ = ("slot", "event", "window", "wanted")
+    __slots__ = ("event", "slot", "wanted", "window")
     timed = True
 
     def __init__(self, slot: int, event: str, window: int, wanted: bool) -> None:
@@ -137,12 +163,9 @@ class RecentLeaf:
         slot, latest = self.slot, None
         for state in states:
             log = state.logs[slot]
-            if log is not None and log.stamps and (latest is None or log.stamps[-1] > latest):
-                latest = log.stamps[-1]
-        if latest is None:
-            return not self.wanted, None
-        latest >>= SEQ_BITS
-        if latest <= now - self.window:
+            if log is not None and log.ts and (latest is None or log.ts[-1] > latest):
+                latest = log.ts[-1]
+        if latest is None or latest <= now - self.window:
             return not self.wanted, None
         return self.wanted, latest + self.window
 
@@ -154,33 +177,39 @@ class RecentLeaf:
 class WindowCountLeaf:
     """``performed`` with ``count`` and ``within``: events in (now - within, now]."""
 
-    __slots__ = ("slot", "event", "window", "test")
+    __slots__ = ("event", "slot", "test", "window")
     timed = True
 
     def __init__(self, slot: int, event: str, window: int, comparisons: tuple[Comparison, ...]) -> None:
         self.slot, self.event, self.window, self.test = slot, event, window, CountTest(comparisons)
 
     def evaluate(self, states: States, now: int) -> Verdict:
-        first, slot = after(now - self.window), self.slot
+        cut, slot = now - self.window, self.slot
         if len(states) == 1:
             log = states[0].logs[slot]
-            stamps = log.stamps if log is not None else ()
-            start = bisect_left(stamps, first)
-        else:
-            parts = [log.stamps[bisect_left(log.stamps, first):] for s in states if (log := s.logs[slot]) is not None]
-            stamps = sorted(parts[0] + parts[1]) if len(parts) == 2 else sorted(t for part in parts for t in part)
-            start = 0
-        count = len(stamps) - start
+            ts = log.ts if log is not None else ()
+            count = len(ts) - bisect_right(ts, cut)
+            truth, smaller = self.test.at(count)
+            if smaller < 0:
+                return truth, None
+            # Events leave oldest first: when the one with `smaller` events after it leaves,
+            # the count becomes `smaller`.
+            return truth, ts[len(ts) - smaller - 1] + self.window
+        parts = []
+        for state in states:
+            log = state.logs[slot]
+            if log is not None and log.ts and log.ts[-1] > cut:
+                parts.append((log.ts, bisect_right(log.ts, cut)))
+        count = sum(len(ts) - start for ts, start in parts)
         truth, smaller = self.test.at(count)
         if smaller < 0:
             return truth, None
-        # Events leave oldest first; the (count - smaller)-th to leave makes the count `smaller`.
-        return truth, (stamps[start + count - smaller - 1] >> SEQ_BITS) + self.window
+        return truth, _largest(parts, smaller + 1) + self.window
 
     def explain(self, states: States, now: int) -> dict[str, Any]:
-        first = after(now - self.window)
-        pairs = sorted(unstamp(v) for s in states if (log := s.logs[self.slot]) is not None
-                       for v in log.stamps if v >= first)
+        cut = now - self.window
+        pairs = sorted((at, seq) for s in states if (log := s.logs[self.slot]) is not None
+                       for at, seq in zip(log.ts, log.seqs) if at > cut)
         return {"holds": self.test.at(len(pairs))[0] if self.test.comparisons else bool(pairs),
                 "count": len(pairs), "events": _events(self.event, pairs[-20:]),
                 "note": f"the latest 20 of {len(pairs)}" if len(pairs) > 20 else None}
@@ -202,7 +231,7 @@ def _aggregate(function: str, count: int, total: int, low: Any, high: Any) -> An
 class TotalLeaf:
     """``performed`` with ``sum|avg|min|max`` and no ``within``."""
 
-    __slots__ = ("slot", "event", "function", "comparisons", "test")
+    __slots__ = ("comparisons", "event", "function", "slot", "test")
     timed = False
 
     def __init__(self, slot: int, event: str, function: str, comparisons: tuple[Comparison, ...]) -> None:
@@ -228,7 +257,7 @@ class TotalLeaf:
         value, count = self._value(states)
         logs = [s.logs[self.slot] for s in states if s.logs[self.slot] is not None]
         recent = [unstamp(v) for v in sorted(v for log in logs for v in log.recent)[-RECENT:]]
-        return {"holds": all_hold(value, self.comparisons), self.function: value, "over": count,
+        return {"holds": self.test(value), self.function: value, "over": count,
                 "events": _events(self.event, recent),
                 "note": f"the latest {len(recent)} of {count}" if count > len(recent) else None}
 
@@ -236,7 +265,7 @@ class TotalLeaf:
 class WindowAggregateLeaf:
     """``performed`` with ``sum|avg|min|max`` and ``within``."""
 
-    __slots__ = ("slot", "event", "window", "function", "comparisons", "test")
+    __slots__ = ("comparisons", "event", "function", "slot", "test", "window")
     timed = True
 
     def __init__(self, slot: int, event: str, window: int, function: str, comparisons: tuple[Comparison, ...]) -> None:
@@ -244,25 +273,23 @@ class WindowAggregateLeaf:
         self.function, self.comparisons = function, comparisons
         self.test = compile_test(comparisons)
 
-    def _entries(self, states: States, now: int) -> tuple[list[int], list[Any], list[int]]:
-        """Stamps, values and exact values of the events in the window, oldest first."""
-        first, slot = after(now - self.window), self.slot
-        logs = [log for s in states if (log := s.logs[slot]) is not None and log.stamps and log.stamps[-1] >= first]
+    def _entries(self, states: States, now: int) -> tuple[list[int], list[int], list[Any], list[int]]:
+        """Times, seqs, values and exact values of the events in the window, oldest first."""
+        cut, slot = now - self.window, self.slot
+        logs = [log for s in states if (log := s.logs[slot]) is not None and log.ts and log.ts[-1] > cut]
         if not logs:
-            return [], [], []
+            return [], [], [], []
         if len(logs) == 1:
             log = logs[0]
-            i = bisect_left(log.stamps, first)
-            return log.stamps[i:], log.values[i:], log.exacts[i:]
-        rows = sorted(row for log in logs for row in zip(log.stamps, log.values, log.exacts) if row[0] >= first)
-        if not rows:
-            return [], [], []
-        stamps, values, exacts = (list(column) for column in zip(*rows))
-        return stamps, values, exacts
+            i = bisect_right(log.ts, cut)
+            return log.ts[i:], log.seqs[i:], log.values[i:], log.exacts[i:]
+        rows = sorted(row for log in logs for row in zip(log.ts, log.seqs, log.values, log.exacts) if row[0] > cut)
+        ts, seqs, values, exacts = (list(column) for column in zip(*rows))
+        return ts, seqs, values, exacts
 
     def evaluate(self, states: States, now: int) -> Verdict:
-        stamps, values, exacts = self._entries(states, now)
-        n, function, test = len(stamps), self.function, self.test
+        ts, _, values, exacts = self._entries(states, now)
+        n, function, test = len(ts), self.function, self.test
         if n == 0:
             return test(None), None
         if function in ("sum", "avg"):
@@ -271,24 +298,24 @@ class WindowAggregateLeaf:
             for k in range(n):  # events leave oldest first
                 total -= exacts[k]
                 if test(_aggregate(function, n - k - 1, total, None, None)) != truth:
-                    return truth, (stamps[k] >> SEQ_BITS) + self.window
+                    return truth, ts[k] + self.window
             return truth, None
         pick = min if function == "min" else max
         suffix = list(accumulate(reversed(values), pick))[::-1]  # suffix[k] = pick(values[k:])
         truth = test(suffix[0])
         for k in range(n):
             if test(suffix[k + 1] if k + 1 < n else None) != truth:
-                return truth, (stamps[k] >> SEQ_BITS) + self.window
+                return truth, ts[k] + self.window
         return truth, None
 
     def explain(self, states: States, now: int) -> dict[str, Any]:
-        stamps, values, exacts = self._entries(states, now)
+        ts, seqs, values, exacts = self._entries(states, now)
         low = min(values) if values else None
         high = max(values) if values else None
-        value = _aggregate(self.function, len(stamps), sum(exacts), low, high)
-        return {"holds": all_hold(value, self.comparisons), self.function: value, "over": len(stamps),
-                "events": _events(self.event, [unstamp(v) for v in stamps[-20:]]),
-                "note": f"the latest 20 of {len(stamps)}" if len(stamps) > 20 else None}
+        value = _aggregate(self.function, len(ts), sum(exacts), low, high)
+        return {"holds": self.test(value), self.function: value, "over": len(ts),
+                "events": _events(self.event, list(zip(ts, seqs))[-20:]),
+                "note": f"the latest 20 of {len(ts)}" if len(ts) > 20 else None}
 
 
 # ---- sequences ---------------------------------------------------------------------
@@ -330,7 +357,7 @@ _NOTHING: tuple[bool, Groups, Groups] = (False, {}, {})
 class FollowedByLeaf:
     """An A (in its window) followed by a B within the gap, with the ``same`` values."""
 
-    __slots__ = ("slot", "event", "then", "window", "gap")
+    __slots__ = ("event", "gap", "slot", "then", "window")
     timed = True
 
     def __init__(self, slot: int, event: str, then: str, window: int, gap: int | None) -> None:
@@ -341,7 +368,7 @@ class FollowedByLeaf:
         latched, a, b = _gather(states, self.slot)
         if latched:
             return True, None, None
-        first = after(now - self.window) if self.window else None
+        first = (now - self.window + 1) << SEQ_BITS if self.window else None
         best: int | None = None
         best_b: int | None = None
         for key, events in a.items():
@@ -377,7 +404,7 @@ class FollowedByLeaf:
 class NotFollowedByLeaf:
     """An A (in its window) whose deadline A.ts + gap has passed with no B."""
 
-    __slots__ = ("slot", "event", "window", "gap")
+    __slots__ = ("event", "gap", "slot", "window")
     timed = True
 
     def __init__(self, slot: int, event: str, window: int, gap: int) -> None:
@@ -386,7 +413,7 @@ class NotFollowedByLeaf:
     def _open(self, states: States, now: int) -> list[tuple[int, int, int]]:
         """(abandoned from, until, A's stamp) for each A in the window not followed so far."""
         _, a, b = _gather(states, self.slot)
-        first = after(now - self.window) if self.window else None
+        first = (now - self.window + 1) << SEQ_BITS if self.window else None
         gap, window = self.gap, self.window
         out = []
         for key, events in a.items():
@@ -428,7 +455,7 @@ class NotFollowedByLeaf:
 class TraitLeaf:
     """A trait's latest ``identify`` value (by time, then seq) across the identifiers."""
 
-    __slots__ = ("name", "comparisons", "test")
+    __slots__ = ("comparisons", "name", "test")
     timed = False
     slot = -1
 
@@ -448,7 +475,7 @@ class TraitLeaf:
 
     def explain(self, states: States, now: int) -> dict[str, Any]:
         value, source = self.value(states)
-        return {"holds": all_hold(value, self.comparisons), "value": value,
+        return {"holds": self.test(value), "value": value,
                 "events": _events("identify", [source]) if source else []}
 
 

@@ -37,6 +37,7 @@ from segmint.segments.definition import (
     walk,
 )
 from segmint.segments.parse import LoadedSegments
+from segmint.segments.realtime.compare import compile_test
 from segmint.segments.realtime.leaves import (
     CountLeaf,
     FollowedByLeaf,
@@ -48,8 +49,13 @@ from segmint.segments.realtime.leaves import (
     WindowAggregateLeaf,
     WindowCountLeaf,
 )
-from segmint.segments.realtime.state import AggregateSlot, SelectorSlot, SequenceSlot, Slot, WhereTest
-from segmint.segments.realtime.compare import compile_test
+from segmint.segments.realtime.state import (
+    AggregateSlot,
+    SelectorSlot,
+    SequenceSlot,
+    Slot,
+    WhereTest,
+)
 from segmint.segments.values import lookup
 
 SNAPSHOT_FORMAT = 1
@@ -158,8 +164,9 @@ class _Builder:
             if sequence.negated:
                 assert gap is not None
                 leaf: Leaf = NotFollowedByLeaf(slot, match.event, window, gap)
-                # A new B only ever follows an A: an abandonment can end, never start.
-                sides[0].leaves += ((index, None),)
+                # A new A only adds a deadline (unless it is late enough to have passed);
+                # a new B only ever follows an A: an abandonment can end, never start.
+                sides[0].deadlines += ((index, gap, window),)
                 sides[1].leaves += ((index, False),)
             else:
                 leaf = FollowedByLeaf(slot, match.event, sequence.then.event, window, gap)
@@ -252,9 +259,9 @@ def compile_plan(segments: LoadedSegments, identity: IdentityConfig) -> Plan:
     for (event, _), route in builder.routes.items():
         routes.setdefault(event, []).append(route)
     traits: dict[str, list[int]] = {}
-    for i, leaf in enumerate(builder.leaves):
-        if isinstance(leaf, TraitLeaf):
-            traits.setdefault(leaf.name, []).append(i)
+    for i, built in enumerate(builder.leaves):
+        if isinstance(built, TraitLeaf):
+            traits.setdefault(built.name, []).append(i)
     plan = Plan(
         names=names,
         conditions=conditions,

@@ -26,8 +26,11 @@ a result: a late event counts exactly as it would have in order.
 from __future__ import annotations
 
 import math
+import sys
+from array import array
 from bisect import bisect_left, bisect_right, insort
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from segmint.segments.values import lookup
 
@@ -38,23 +41,31 @@ Key = tuple[Any, ...]
 Reads = tuple[tuple[int, "bool | None"], ...]
 
 
-def exact(value: int | float) -> int:
-    """``value`` as an integer count of 2**-1074: sums of these are exact."""
-    if type(value) is int:
-        return value << FRACTION_BITS
-    numerator, denominator = value.as_integer_ratio()  # type: ignore[union-attr]
+def exact(value: float) -> int:
+    """``value``, as a double, in integer units of 2**-1074: sums of these are exact."""
+    numerator, denominator = float(value).as_integer_ratio()
     return numerator << (FRACTION_BITS + 1 - denominator.bit_length())
 
 
 def to_float(total: int, count: int = 1) -> float:
-    """``total / count`` in 2**-1074 units, correctly rounded (int / int is)."""
-    return total / (count << FRACTION_BITS)
+    """``total / count`` in 2**-1074 units, correctly rounded (int / int is); beyond doubles, infinite."""
+    try:
+        return total / (count << FRACTION_BITS)
+    except OverflowError:  # as IEEE addition would say
+        return math.inf if total > 0 else -math.inf
+
+
+_DOUBLE_MAX = int(sys.float_info.max)
 
 
 def number(value: Any) -> bool:
-    """Whether an aggregate takes ``value``: a finite int or float, not a bool."""
+    """Whether an aggregate takes ``value``: a number (not a bool) that is a finite double."""
     kind = type(value)
-    return kind is int or (kind is float and math.isfinite(value))
+    if kind is float:
+        return math.isfinite(value)
+    if kind is int:
+        return -_DOUBLE_MAX <= value <= _DOUBLE_MAX
+    return False
 
 
 def same_key(properties: Any, paths: tuple[tuple[str, ...], ...], seq: int | None) -> Key | None:
@@ -64,7 +75,7 @@ def same_key(properties: Any, paths: tuple[tuple[str, ...], ...], seq: int | Non
     are not. A list or object value equals nothing: an A gets a key of its
     own (``seq``), a B (``seq`` None) is dropped.
     """
-    parts = []
+    parts: list[tuple[str, Any]] = []
     for path in paths:
         value = lookup(properties, path)
         if value is None:
@@ -72,7 +83,7 @@ def same_key(properties: Any, paths: tuple[tuple[str, ...], ...], seq: int | Non
         if isinstance(value, bool):
             parts.append(("b", value))
         elif isinstance(value, (int, float)):
-            parts.append(("n", value))
+            parts.append(("n", float(value)))  # numbers are equal as doubles
         elif isinstance(value, str):
             parts.append(("s", value))
         elif seq is None:
@@ -85,11 +96,12 @@ def same_key(properties: Any, paths: tuple[tuple[str, ...], ...], seq: int | Non
 class IdState:
     """Everything kept about one identifier: its logs and its latest traits."""
 
-    __slots__ = ("logs", "traits")
+    __slots__ = ("first", "logs", "traits")
 
-    def __init__(self, slots: int) -> None:
+    def __init__(self, slots: int, first: int = 0) -> None:
         self.logs: list[Any] = [None] * slots
         self.traits: dict[str, tuple[int, int, Any]] = {}  # name -> (time, seq, value)
+        self.first = first  # stamp of its earliest message as a primary id
 
     def set_trait(self, name: str, at: int, seq: int, value: Any) -> bool:
         current = self.traits.get(name)
@@ -100,7 +112,7 @@ class IdState:
 
 
 def _remember(recent: list[int], at: int, seq: int) -> None:
-    value = stamp(at, seq)
+    value = (at << SEQ_BITS) + seq
     if len(recent) < RECENT:
         insort(recent, value)
     elif value > recent[0]:
@@ -138,14 +150,32 @@ def _insert(stamps: list[int], value: int) -> int:
 
 
 class SelectorLog:
-    """All-history count and recent events; stamps inside the window (if any)."""
+    """All-history count and recent events; event times inside the window (if any).
 
-    __slots__ = ("n", "recent", "stamps")
+    Window times and seqs are ``array('q')``: compact, and nothing for the
+    garbage collector to walk (a list of ints is walked element by element).
+    """
+
+    __slots__ = ("n", "recent", "seqs", "ts")
 
     def __init__(self, recent: bool, window: bool) -> None:
         self.n = 0
-        self.recent: list[tuple[int, int]] | tuple[()] = [] if recent else _NO_LIST
-        self.stamps: list[int] | tuple[()] = [] if window else _NO_LIST
+        self.recent: list[int] | tuple[()] = [] if recent else _NO_LIST
+        self.ts: array[int] | tuple[()] = array("q") if window else _NO_LIST
+        self.seqs: array[int] | tuple[()] = array("q") if window else _NO_LIST
+
+
+def _window_insert(ts: Any, seqs: Any, at: int, seq: int) -> int:
+    """Insert (at, seq) in time order (ties: arrival order); the index it went to."""
+    if not ts or at >= ts[-1]:
+        i = len(ts)
+        ts.append(at)
+        seqs.append(seq)
+    else:
+        i = bisect_right(ts, at)
+        ts.insert(i, at)
+        seqs.insert(i, seq)
+    return i
 
 
 class SelectorSlot:
@@ -155,13 +185,14 @@ class SelectorSlot:
     window list is kept); ``recent`` whether an all-history count reads it.
     """
 
-    __slots__ = ("index", "horizon", "recent", "leaves", "quick", "counts")
+    __slots__ = ("counts", "deadlines", "horizon", "index", "leaves", "quick", "recent")
 
     def __init__(self, index: int, horizon: int, recent: bool) -> None:
         self.index, self.horizon, self.recent = index, horizon, recent
         self.leaves: Reads = ()
         self.quick: tuple[tuple[int, int, bool], ...] = ()  # "performed within": (leaf, window, wanted)
         self.counts: tuple[tuple[int, Any], ...] = ()  # all-history counts: (leaf, its CountTest)
+        self.deadlines: tuple[tuple[int, int, int], ...] = ()
 
     def take(self, state: IdState, at: int, seq: int, properties: Any, now: int) -> bool:
         log = state.logs[self.index]
@@ -172,10 +203,16 @@ class SelectorSlot:
             _remember(log.recent, at, seq)  # type: ignore[arg-type]
         horizon = self.horizon
         if horizon and at > now - horizon:
-            stamps = log.stamps
-            _insert(stamps, stamp(at, seq))  # type: ignore[arg-type]
-            if stamps[0] < after(now - horizon):
-                del stamps[: bisect_left(stamps, after(now - horizon))]  # type: ignore[arg-type]
+            ts = log.ts
+            if not ts or at >= ts[-1]:
+                ts.append(at)  # type: ignore[union-attr]
+                log.seqs.append(seq)  # type: ignore[union-attr]
+            else:
+                _window_insert(ts, log.seqs, at, seq)
+            cut = now - horizon
+            if ts[0] <= cut:
+                drop = bisect_right(ts, cut)
+                del ts[:drop], log.seqs[:drop]  # type: ignore[union-attr]
         return True
 
 
@@ -185,15 +222,16 @@ class SelectorSlot:
 class AggregateLog:
     """All-history count, exact sum, min and max; values inside the window (if any)."""
 
-    __slots__ = ("n", "total", "lo", "hi", "recent", "stamps", "values", "exacts")
+    __slots__ = ("exacts", "hi", "lo", "n", "recent", "seqs", "total", "ts", "values")
 
     def __init__(self, history: bool, window: bool) -> None:
         self.n = 0
         self.total = 0
         self.lo: Any = None
         self.hi: Any = None
-        self.recent: list[tuple[int, int]] | tuple[()] = [] if history else _NO_LIST
-        self.stamps: list[int] | tuple[()] = [] if window else _NO_LIST
+        self.recent: list[int] | tuple[()] = [] if history else _NO_LIST
+        self.ts: array[int] | tuple[()] = array("q") if window else _NO_LIST
+        self.seqs: array[int] | tuple[()] = array("q") if window else _NO_LIST
         self.values: list[int | float] | tuple[()] = [] if window else _NO_LIST
         self.exacts: list[int] | tuple[()] = [] if window else _NO_LIST
 
@@ -201,13 +239,14 @@ class AggregateLog:
 class AggregateSlot:
     """Takes the numeric values of ``path`` in one selector's events."""
 
-    __slots__ = ("index", "path", "horizon", "history", "leaves", "quick", "counts")
+    __slots__ = ("counts", "deadlines", "history", "horizon", "index", "leaves", "path", "quick")
 
     def __init__(self, index: int, path: tuple[str, ...], horizon: int, history: bool) -> None:
         self.index, self.path, self.horizon, self.history = index, path, horizon, history
         self.leaves: Reads = ()
         self.quick: tuple[tuple[int, int, bool], ...] = ()
         self.counts: tuple[tuple[int, Any], ...] = ()
+        self.deadlines: tuple[tuple[int, int, int], ...] = ()
 
     def take(self, state: IdState, at: int, seq: int, properties: Any, now: int) -> bool:
         value = lookup(properties, self.path)
@@ -220,21 +259,23 @@ class AggregateSlot:
         if self.history:
             log.n += 1
             log.total += scaled
-            if log.lo is None or value < log.lo:
-                log.lo = value
-            if log.hi is None or value > log.hi:
-                log.hi = value
+            as_double = float(value)
+            if log.lo is None or as_double < log.lo:
+                log.lo = as_double
+            if log.hi is None or as_double > log.hi:
+                log.hi = as_double
             _remember(log.recent, at, seq)  # type: ignore[arg-type]
         horizon = self.horizon
         if horizon:
-            if at <= now - horizon:
+            cut = now - horizon
+            if at <= cut:
                 return self.history
-            i = _insert(log.stamps, stamp(at, seq))  # type: ignore[arg-type]
-            log.values.insert(i, value)  # type: ignore[union-attr]
+            i = _window_insert(log.ts, log.seqs, at, seq)
+            log.values.insert(i, float(value))  # type: ignore[union-attr]
             log.exacts.insert(i, scaled)  # type: ignore[union-attr]
-            if log.stamps[0] < after(now - horizon):
-                drop = bisect_left(log.stamps, after(now - horizon))  # type: ignore[arg-type]
-                del log.stamps[:drop], log.values[:drop], log.exacts[:drop]  # type: ignore[union-attr]
+            if log.ts[0] <= cut:
+                drop = bisect_right(log.ts, cut)
+                del log.ts[:drop], log.seqs[:drop], log.values[:drop], log.exacts[:drop]  # type: ignore[union-attr]
         return True
 
 
@@ -258,7 +299,7 @@ def partner(bs: list[int] | None, a: int, gap: int | None) -> int | None:
         return None
     at = a >> SEQ_BITS
     i = bisect_left(bs, at << SEQ_BITS)
-    limit = after(at + gap) if gap is not None else None
+    limit = (at + gap + 1) << SEQ_BITS if gap is not None else None
     for j in (i, i + 1):
         if j >= len(bs):
             return None
@@ -276,7 +317,7 @@ def follower_of(as_: list[int] | None, b: int, gap: int | None) -> bool:
         return False
     bt = b >> SEQ_BITS
     i = bisect_left(as_, (bt - gap) << SEQ_BITS) if gap is not None else 0
-    end = after(bt)
+    end = (bt + 1) << SEQ_BITS
     while i < len(as_) and as_[i] < end:
         if as_[i] != b:
             return True
@@ -291,7 +332,7 @@ class SequenceSlot:
     ``within`` D (None: unbounded), ``negated`` for ``not_followed_by``.
     """
 
-    __slots__ = ("index", "is_a", "paths", "window", "gap", "negated", "leaves", "quick", "counts")
+    __slots__ = ("counts", "deadlines", "gap", "index", "is_a", "leaves", "negated", "paths", "quick", "window")
 
     def __init__(self, index: int, is_a: bool, paths: tuple[tuple[str, ...], ...], window: int,
                  gap: int | None, negated: bool) -> None:
@@ -300,6 +341,8 @@ class SequenceSlot:
         self.leaves: Reads = ()
         self.quick: tuple[tuple[int, int, bool], ...] = ()
         self.counts: tuple[tuple[int, Any], ...] = ()
+        # not_followed_by, side A: (leaf, gap, window); a new A only adds a deadline
+        self.deadlines: tuple[tuple[int, int, int], ...] = ()
 
     def take(self, state: IdState, at: int, seq: int, properties: Any, now: int) -> bool:
         window = self.window
@@ -320,7 +363,7 @@ class SequenceSlot:
         value = stamp(at, seq)
         if window:
             _insert(events, value)
-            first = after(now - window)
+            first = (now - window + 1) << SEQ_BITS
             if events[0] < first:
                 del events[: bisect_left(events, first)]
             return True
@@ -338,7 +381,7 @@ class SequenceSlot:
                 _insert(events, value)
                 if others:
                     bt = value >> SEQ_BITS
-                    low, end = ((bt - gap) << SEQ_BITS if gap is not None else -math.inf), after(bt)
+                    low, end = ((bt - gap) << SEQ_BITS if gap is not None else -math.inf), (bt + 1) << SEQ_BITS
                     others[:] = [a for a in others if not (low <= a < end and a != value)]
             return True
         followed = partner(others, value, gap) is not None if self.is_a else follower_of(others, value, gap)

@@ -23,25 +23,25 @@ class Scheduled(Protocol):
 
 
 class Schedule:
-    __slots__ = ("_heap", "_tick")
+    __slots__ = ("_tick", "heap")
 
     def __init__(self) -> None:
-        self._heap: list[tuple[int, int, Scheduled]] = []
+        self.heap: list[tuple[int, int, Scheduled]] = []
         self._tick = 0  # ties broken by scheduling order, never by comparing profiles
 
     def __len__(self) -> int:
-        return len(self._heap)
+        return len(self.heap)
 
-    def want(self, profile: Scheduled, at: int) -> None:
+    def want(self, profile: P, at: int) -> None:
         """Wake ``profile`` at ``at`` at the latest."""
         if profile.due is None or at < profile.due:
             profile.due = at
             self._tick += 1
-            heapq.heappush(self._heap, (at, self._tick, profile))
+            heapq.heappush(self.heap, (at, self._tick, profile))
 
     def next_at(self) -> int | None:
         """The earliest instant with a valid entry, dropping stale ones on the way."""
-        heap = self._heap
+        heap = self.heap
         while heap:
             at, _, profile = heap[0]
             if profile.alive and profile.due == at:
@@ -49,9 +49,9 @@ class Schedule:
             heapq.heappop(heap)
         return None
 
-    def pop(self, at: int) -> list[Scheduled]:
+    def pop(self, at: int) -> list[P]:
         """The profiles due at ``at`` (no earlier entry may remain); each is unscheduled."""
-        heap, out = self._heap, []
+        heap, out = self.heap, []
         while heap and heap[0][0] <= at:
             due, _, profile = heapq.heappop(heap)
             if profile.alive and profile.due == due:
