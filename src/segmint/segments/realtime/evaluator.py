@@ -50,7 +50,7 @@ from segmint.segments.changes import Change, Memberships
 from segmint.segments.parse import LoadedSegments
 from segmint.segments.realtime.explain import explain_condition
 from segmint.segments.realtime.leaves import instant
-from segmint.segments.realtime.plan import SNAPSHOT_FORMAT, Plan, compile_plan
+from segmint.segments.realtime.plan import SNAPSHOT_FORMAT, Plan, Route, compile_plan
 from segmint.segments.realtime.state import SEQ_BITS, IdState
 from segmint.segments.realtime.timers import Schedule
 
@@ -268,61 +268,66 @@ class RealtimeEvaluator:
                     links[pair] = mark
                     self._link(primary, key, at, seq)
         profile = self._profile_of[primary]
-        plan = self._plan
         if kind == "track":
-            routes = plan.routes.get(row.get("event"))  # type: ignore[arg-type]
+            routes = self._plan.routes.get(row.get("event"))  # type: ignore[arg-type]
             if routes:
-                if properties is None:
-                    properties = _json(row.get("properties"))
-                dirty, values, now = profile.dirty, profile.leaves, self._clock
-                for route in routes:
-                    if route.test is None or route.test(properties):
-                        for slot in route.slots:
-                            if not slot.take(state, at, seq, properties, now):
-                                continue
-                            for leaf, unmoved in slot.leaves:
-                                if values[leaf] != unmoved:
-                                    dirty.add(leaf)
-                            if slot.counts:
-                                index = slot.index
-                                total = 0
-                                for member in profile.states:
-                                    log = member.logs[index]
-                                    if log is not None:
-                                        total += log.n
-                                for leaf, test in slot.counts:
-                                    value = test.at(total)[0]
-                                    if values[leaf] != value:
-                                        values[leaf] = value
-                                        profile.changed.append(leaf)
-                            for leaf, gap, window in slot.deadlines:
-                                deadline = at + gap
-                                if deadline <= now:
-                                    dirty.add(leaf)  # a late A, its deadline passed: may be abandoned now
-                                elif not values[leaf] and (not window or gap < window):
-                                    due = profile.due_of.get(leaf)
-                                    if due is None or deadline < due:
-                                        profile.due_of[leaf] = deadline
-                                        self._schedule.want(profile, deadline)
-                            for leaf, window, wanted in slot.quick:
-                                # "performed within": known from this event alone, until at + window
-                                until = at + window
-                                if until > now:
-                                    if values[leaf] != wanted:
-                                        values[leaf] = wanted
-                                        profile.changed.append(leaf)
-                                    due = profile.due_of.get(leaf)
-                                    if due is None or until > due:
-                                        profile.due_of[leaf] = until
-        elif kind == "identify" and plan.traits:
-            if traits is None:
-                traits = _json(row.get("traits"))
-            if isinstance(traits, dict):
-                for name, leaves in plan.traits.items():
-                    if name in traits and state.set_trait(name, at, seq, traits[name]):
-                        profile.dirty.update(leaves)
+                self._track(profile, state, routes, at, seq, _json(row.get("properties")) if properties is None
+                            else properties)
+        elif kind == "identify" and self._plan.traits:
+            self._identify(profile, state, at, seq, _json(row.get("traits")) if traits is None else traits)
         if profile.dirty or profile.changed:
             self._touched[profile] = None  # else nothing it reads changed (a page, an unused event)
+
+    def _track(self, profile: Profile, state: IdState, routes: list[Route], at: int, seq: int,
+               properties: Any) -> None:
+        """A track event into the logs it matches; the leaves it may change, marked or decided."""
+        dirty, values, due_of, now = profile.dirty, profile.leaves, profile.due_of, self._clock
+        for route in routes:
+            if route.test is not None and not route.test(properties):
+                continue
+            for slot in route.slots:
+                if not slot.take(state, at, seq, properties, now):
+                    continue
+                for leaf, unmoved in slot.leaves:
+                    if values[leaf] != unmoved:
+                        dirty.add(leaf)
+                if slot.counts:  # all-history counts: decided by the total alone
+                    index, total = slot.index, 0
+                    for member in profile.states:
+                        log = member.logs[index]
+                        if log is not None:
+                            total += log.n
+                    for leaf, test in slot.counts:
+                        value = test.at(total)[0]
+                        if values[leaf] != value:
+                            values[leaf] = value
+                            profile.changed.append(leaf)
+                for leaf, gap, window in slot.deadlines:  # not_followed_by, a new A
+                    deadline = at + gap
+                    if deadline <= now:
+                        dirty.add(leaf)  # a late A, its deadline passed: may be abandoned now
+                    elif not values[leaf] and (not window or gap < window):
+                        due = due_of.get(leaf)
+                        if due is None or deadline < due:
+                            due_of[leaf] = deadline
+                            self._schedule.want(profile, deadline)
+                for leaf, window, wanted in slot.quick:
+                    # "performed within": known from this event alone, until at + window
+                    until = at + window
+                    if until > now:
+                        if values[leaf] != wanted:
+                            values[leaf] = wanted
+                            profile.changed.append(leaf)
+                        due = due_of.get(leaf)
+                        if due is None or until > due:
+                            due_of[leaf] = until
+
+    def _identify(self, profile: Profile, state: IdState, at: int, seq: int, traits: Any) -> None:
+        """The traits an identify sets, for the trait conditions that read them."""
+        if isinstance(traits, dict):
+            for name, leaves in self._plan.traits.items():
+                if name in traits and state.set_trait(name, at, seq, traits[name]):
+                    profile.dirty.update(leaves)
 
     # ---- identity ------------------------------------------------------------------
 
@@ -555,7 +560,7 @@ class RealtimeEvaluator:
             "segment": segment,
             "at": None if self._clock == BEFORE else instant(self._clock).isoformat(),
             "member": profile.segments[index],
-            "identifiers": [f"{kind}:{value}" for kind, value in sorted(profile.keys)],
+            "identifiers": [f"{kind}:{value}" for kind, value in sorted(self._graph.component(profile.keys[0]))],
             "condition": tree,
         }
 

@@ -7,6 +7,13 @@
   :class:`SelectorSlot` for all its counts (window kept for the longest
   ``within``), one :class:`AggregateSlot` per aggregated property, and the
   A or B side of each sequence.
+- Each slot also says how a new event moves the leaves it feeds, so the
+  evaluator can skip or decide them without a full evaluation: ``leaves``
+  (leaf, the value a new event cannot change: an upward count already true,
+  a ``followed_by`` already true, a ``not_followed_by`` seeing a B while
+  false), ``quick`` ("performed X within W" and "none within W": decided by
+  the event itself), ``counts`` (all-history counts: decided by the total)
+  and ``deadlines`` (a new A of ``not_followed_by`` only schedules one).
 - Each segment becomes a formula over leaf values ``L`` and the values of
   the segments it references ``S``, compiled to a Python function; segments
   are numbered in dependency order, so a segment's references come first.
@@ -58,7 +65,7 @@ from segmint.segments.realtime.state import (
 )
 from segmint.segments.values import lookup
 
-SNAPSHOT_FORMAT = 1
+SNAPSHOT_FORMAT = 2  # 2: numbers as doubles (sums, min, max, same keys)
 Formula = Callable[[list[bool], list[bool]], bool]
 
 

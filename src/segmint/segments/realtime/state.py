@@ -16,11 +16,19 @@ The logs keep only what a definition can still ask for:
 - :class:`SequenceLog`, A and B events of one ``followed_by`` /
   ``not_followed_by``, grouped by their ``same`` values; without ``within``
   on A, an A already followed inside its own identifier is settled for good
-  and is dropped (or, for ``followed_by``, the whole log latches to true).
+  and is dropped (or, for ``followed_by``, the whole log latches to true),
+  and with no gap only the two earliest A and two latest B can matter.
 
-Sums are exact (every finite double is an integer multiple of 2**-1074),
-so adding and reverting values, and the order they arrive in, never changes
-a result: a late event counts exactly as it would have in order.
+Numbers are doubles, as in every JSON engine. Sums are exact (every finite
+double is an integer multiple of 2**-1074) and rounded once when read, so
+adding and reverting values, and the order they arrive in, never changes a
+result: a late event counts exactly as it would have in order.
+
+Representation, chosen for speed and for the garbage collector: window
+times and seqs are ``array('q')`` (an array is not walked element by
+element as a list is), sequence events are *stamps* (``time << 64 | seq``,
+one sortable int), and a log never filled (say, a window no condition asks
+for) is a shared empty tuple.
 """
 
 from __future__ import annotations
@@ -93,6 +101,21 @@ def same_key(properties: Any, paths: tuple[tuple[str, ...], ...], seq: int | Non
     return tuple(parts)
 
 
+# ---- stamps: an event's (time, seq) as one int ----------------------------------------
+
+SEQ_BITS = 64
+_NO_LIST: tuple[()] = ()  # stands in for a list a slot never fills (and costs the GC nothing)
+
+
+def stamp(at: int, seq: int) -> int:
+    """An event's time and seq as one sortable int: (time, seq) order, one list instead of two."""
+    return (at << SEQ_BITS) + seq
+
+
+def unstamp(value: int) -> tuple[int, int]:
+    return value >> SEQ_BITS, value & ((1 << SEQ_BITS) - 1)
+
+
 class IdState:
     """Everything kept about one identifier: its logs and its latest traits."""
 
@@ -112,6 +135,7 @@ class IdState:
 
 
 def _remember(recent: list[int], at: int, seq: int) -> None:
+    """Keep the RECENT latest stamps (to explain all-history conditions)."""
     value = (at << SEQ_BITS) + seq
     if len(recent) < RECENT:
         insort(recent, value)
@@ -121,23 +145,6 @@ def _remember(recent: list[int], at: int, seq: int) -> None:
 
 
 # ---- one selector's events ---------------------------------------------------------
-
-SEQ_BITS = 64
-_NO_LIST: tuple[()] = ()  # stands in for a list a slot never fills (and costs the GC nothing)
-
-
-def stamp(at: int, seq: int) -> int:
-    """An event's time and seq as one sortable int: (time, seq) order, one list instead of two."""
-    return (at << SEQ_BITS) + seq
-
-
-def after(cut: int) -> int:
-    """The smallest stamp of an event later than ``cut``: bisect_left(stamps, after(cut))."""
-    return (cut + 1) << SEQ_BITS
-
-
-def unstamp(value: int) -> tuple[int, int]:
-    return value >> SEQ_BITS, value & ((1 << SEQ_BITS) - 1)
 
 
 def _insert(stamps: list[int], value: int) -> int:

@@ -14,7 +14,7 @@ heap when they go stale; they are skipped when popped (lazy deletion):
 from __future__ import annotations
 
 import heapq
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 
 class Scheduled(Protocol):
@@ -22,11 +22,14 @@ class Scheduled(Protocol):
     alive: bool
 
 
-class Schedule:
+P = TypeVar("P", bound=Scheduled)
+
+
+class Schedule(Generic[P]):
     __slots__ = ("_tick", "heap")
 
     def __init__(self) -> None:
-        self.heap: list[tuple[int, int, Scheduled]] = []
+        self.heap: list[tuple[int, int, P]] = []
         self._tick = 0  # ties broken by scheduling order, never by comparing profiles
 
     def __len__(self) -> int:
