@@ -53,7 +53,8 @@ class LiveSegments:
         self.evaluated_at: datetime | None = None
         restored = self._restore(RealtimeEvaluator, config)
         if restored is None:
-            self.evaluator = RealtimeEvaluator(self.loaded, config.identity)
+            # Starting at now lets the rebuild feed history without emitting its past changes.
+            self.evaluator = RealtimeEvaluator(self.loaded, config.identity, start=clock.now())
             self._feed_from(0)
         else:
             self.evaluator, last_seq = restored
