@@ -101,22 +101,6 @@ def _spark_engine(spark: Any) -> Evaluate:
     return evaluate
 
 
-@pytest.fixture(scope="module")
-def small_spark(spark: Any) -> Iterator[Any]:
-    """The shared session, tuned for a few rows while this module runs."""
-    from segmint.segments.batch.spark_engine import SMALL_DATA_SETTINGS
-
-    before = {key: spark.conf.get(key, None) for key in SMALL_DATA_SETTINGS}
-    for key, value in SMALL_DATA_SETTINGS.items():
-        spark.conf.set(key, value)
-    yield spark
-    for key, value in before.items():
-        if value is None:
-            spark.conf.unset(key)
-        else:
-            spark.conf.set(key, value)
-
-
 @pytest.fixture(params=["duckdb", "spark"])
 def evaluate(request: pytest.FixtureRequest) -> Iterator[Evaluate]:
     if request.param == "spark":
