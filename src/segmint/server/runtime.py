@@ -108,7 +108,7 @@ class Runtime:
 
     def _rebuild_loop(self) -> None:
         # Debounced: the tables the CLI reads trail the live state by at
-        # most a few seconds; the HTTP read API never does (it reads memory).
+        # most rebuild_every_s (a full rebuild costs O(events)); the HTTP read API never does (it reads memory).
         while not self._stopping.is_set():
             self._dirty.wait()
             if self._stopping.is_set():
