@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from typing import Any
+
 from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import minimize
 from sklearn.exceptions import ConvergenceWarning
@@ -127,3 +129,13 @@ def maximise(
         n_iter=int(result.nit),
         message=str(result.message),
     )
+
+
+def record_fit(model: Any, params: Any, found: Maximum, weights: FloatArray) -> None:
+    """Set a fitted model's learned state (sklearn style: names end in ``_``)."""
+    model.params_ = params
+    model.log_likelihood_ = found.log_likelihood
+    model.n_customers_ = round(float(weights.sum()))
+    model.n_groups_ = len(weights)
+    model.n_iter_ = found.n_iter
+    model.converged_ = found.converged

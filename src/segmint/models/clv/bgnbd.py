@@ -25,7 +25,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
 from sklearn.exceptions import NotFittedError
 
-from segmint.models.clv._mle import FloatArray, as_float_array, group_rows, maximise, weighted_sum
+from segmint.models.clv._mle import FloatArray, as_float_array, group_rows, maximise, record_fit, weighted_sum
 
 
 @dataclass(frozen=True)
@@ -244,12 +244,7 @@ class BGNBDModel:
             tol=self.tol,
             max_iter=self.max_iter,
         )
-        self.params_ = BGNBDParams.from_array(found.params)
-        self.log_likelihood_ = found.log_likelihood
-        self.n_customers_ = round(float(data.weights.sum()))
-        self.n_groups_ = len(data.x)
-        self.n_iter_ = found.n_iter
-        self.converged_ = found.converged
+        record_fit(self, BGNBDParams.from_array(found.params), found, data.weights)
         return self
 
     def _fitted(self) -> BGNBDParams:

@@ -23,7 +23,7 @@ from numpy.typing import ArrayLike
 from scipy.special import digamma, gammaln
 from sklearn.exceptions import NotFittedError
 
-from segmint.models.clv._mle import FloatArray, as_float_array, group_rows, maximise, weighted_sum
+from segmint.models.clv._mle import FloatArray, as_float_array, group_rows, maximise, record_fit, weighted_sum
 from segmint.models.clv.summary import TimeUnit
 
 
@@ -237,12 +237,7 @@ class GammaGammaModel:
             tol=self.tol,
             max_iter=self.max_iter,
         )
-        self.params_ = GammaGammaParams.from_array(found.params)
-        self.log_likelihood_ = found.log_likelihood
-        self.n_customers_ = round(float(data.weights.sum()))
-        self.n_groups_ = len(data.x)
-        self.n_iter_ = found.n_iter
-        self.converged_ = found.converged
+        record_fit(self, GammaGammaParams.from_array(found.params), found, data.weights)
         return self
 
     def _fitted(self) -> GammaGammaParams:
