@@ -144,7 +144,28 @@ def _v3_segments(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-MIGRATIONS: tuple[Migration, ...] = (_v1_messages, _v2_identity, _v3_segments)
+def _v4_models(con: duckdb.DuckDBPyConnection) -> None:
+    """The model registry: every fitted model (clustering, churn, CLV, ...) by name and version."""
+    con.execute(
+        """
+        CREATE TABLE models (
+            name VARCHAR NOT NULL,            -- e.g. churn, propensity, clusters
+            version INTEGER NOT NULL,         -- 1, 2, ... per name
+            kind VARCHAR NOT NULL,            -- what trained it, e.g. lightgbm-classifier, kmeans
+            trained_at TIMESTAMPTZ NOT NULL,
+            window_start TIMESTAMPTZ,         -- the training window (event time)
+            window_end TIMESTAMPTZ,
+            features JSON NOT NULL,           -- the feature names, in order
+            metrics JSON NOT NULL,            -- evaluation figures
+            params JSON NOT NULL,             -- settings and learned summary values
+            status VARCHAR NOT NULL,          -- active | stale | retired
+            artifact BLOB NOT NULL            -- the fitted object, serialised
+        )
+        """
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = (_v1_messages, _v2_identity, _v3_segments, _v4_models)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # Tables that hold personal data, and the columns that name the person.

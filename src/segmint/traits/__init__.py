@@ -1,0 +1,1 @@
+"""Traits beyond identify calls: computed, scored and learned values, published as traits."""
