@@ -19,6 +19,7 @@ from segmint.identity.profiles import rebuild
 from segmint.ingest.ingestor import IngestResult, Ingestor
 from segmint.server.committer import GroupCommitter
 from segmint.server.live_segments import ROW_COLUMNS, LiveSegments
+from segmint.server.maintenance import Job, JobContext, JobRunner, ServerStore, default_jobs
 from segmint.store.discovery import ServerInfo, remove_info, write_info
 from segmint.store.store import Store
 
@@ -34,6 +35,7 @@ class Runtime:
     tick_every_s: float = 0.25
     snapshot_every_s: float = 300.0
     status_every_s: float = 2.0
+    jobs: list[Job] | None = None  # None: the jobs the configuration asks for
 
     def __post_init__(self) -> None:
         self.store = Store(self.db_path)
@@ -51,6 +53,17 @@ class Runtime:
         self._rebuilder = threading.Thread(target=self._rebuild_loop, name="segmint-profiles", daemon=True)
         self._ticker = threading.Thread(target=self._tick_loop, name="segmint-clock", daemon=True)
         self._rebuild_lock = threading.Lock()
+        self._rebuilt_once = threading.Event()
+        self.maintenance = JobRunner(default_jobs(self.config) if self.jobs is None else self.jobs, self._job_context)
+        self._maintainer = threading.Thread(
+            target=self.maintenance.loop,
+            args=(self._stopping, self.clock.now, self._rebuilt_once),
+            name="segmint-maintenance",
+            daemon=True,
+        )
+
+    def _job_context(self) -> JobContext:
+        return JobContext(ServerStore(self.store, self.committer, self.rebuild_profiles), self.config, self.clock.now())
 
     def start(self, url: str) -> None:
         self.committer.start()
@@ -58,6 +71,8 @@ class Runtime:
         self.segments.write_status()
         self._ticker.start()
         self.rebuild_profiles()
+        if self.maintenance.jobs:
+            self._maintainer.start()
         write_info(self.db_path, ServerInfo(url=url, token=self.admin_token))
 
     def stop(self) -> None:
@@ -66,6 +81,9 @@ class Runtime:
         self.committer.stop()
         self._rebuilder.join(timeout=30)
         self._ticker.join(timeout=30)
+        self._rebuilt_once.set()  # releases a maintainer still waiting for its first rebuild
+        if self._maintainer.is_alive():
+            self._maintainer.join(timeout=60)
         try:
             self.segments.snapshot()
         except Exception:
@@ -105,6 +123,7 @@ class Runtime:
         """Bring the store's identity and profile tables up to date."""
         with self._rebuild_lock:
             rebuild(self.store.cursor(), self.config.identity)
+        self._rebuilt_once.set()
 
     def _rebuild_loop(self) -> None:
         # Debounced: the tables the CLI reads trail the live state by at
