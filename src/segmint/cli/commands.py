@@ -17,3 +17,15 @@ def register(app: typer.Typer) -> None:
     app.add_typer(failed.app, name="failed")
     app.add_typer(segments.app, name="segments")
     app.add_typer(clv.app, name="clv")
+    from segmint.cli import models
+
+    app.add_typer(models.app, name="models")
+    from segmint.cli import rfm
+
+    app.command("rfm")(rfm.rfm_command)
+    from segmint.cli import quality
+
+    app.add_typer(quality.app, name="quality")
+    from segmint.cli.cluster import cluster_command
+
+    app.command("cluster")(cluster_command)

@@ -37,6 +37,9 @@ def demo_command(
     with console.status("evaluating segments in batch and in real time", spinner="dots") if not as_json else _nothing():
         chapters["segments"] = story.segments(demo)
     chapters["lifetime_value"] = story.lifetime_value(demo)
+    with console.status("training churn, propensity and CLV models", spinner="dots") if not as_json else _nothing():
+        chapters["predictions"] = story.predictions(demo)
+    chapters["rfm"] = story.rfm(demo)
     if as_json:
         print_json({"directory": str(directory), "now": demo.now, **chapters})
     else:
@@ -44,6 +47,8 @@ def demo_command(
         _show_profiles(chapters["profiles"])
         _show_segments(chapters["segments"])
         _show_clv(chapters["lifetime_value"])
+        _show_predictions(chapters["predictions"])
+        _show_rfm(chapters["rfm"])
         console.print(
             f"\nThe store is {demo.db_path}. Try:\n"
             f"  segmint status --db {demo.db_path}\n"
@@ -130,3 +135,27 @@ def _show_clv(data: dict[str, Any]) -> None:
               [(t["customer"], t["orders"], f"{t['probability_alive']:.2f}", f"{t['expected_purchases_52w']:.1f}", t["clv_12m"])
                for t in data["top"]])
     )
+
+
+def _show_rfm(data: dict[str, Any]) -> None:
+    from segmint.cli.rfm import print_report
+
+    console.print(
+        f"\n[bold]RFM[/bold]: {data['customers']:,} buyers scored 1-5 on recency, frequency and value, named by the "
+        f"standard table; published as traits (rfm_segment, ...) for {data['published']['profiles']:,} profiles"
+    )
+    print_report(data)
+
+
+def _show_predictions(data: dict[str, Any]) -> None:
+    console.print("\n[bold]5. Predict[/bold]: churn, purchase propensity and learned CLV, tested on the last 90 days they never saw")
+    rows = []
+    for name, report in data["reports"].items():
+        for model, m in report["models"].items():
+            rows.append((name, model, *(f"{m[k]:.3f}" if k in m and m[k] is not None else "" for k in ("roc_auc", "pr_auc", "brier", "lift_top_decile", "mae", "rmse", "pearson"))))
+    console.print(table(None, ["task", "model", "ROC AUC", "PR AUC", "Brier", "lift@10%", "MAE", "RMSE", "r"], rows))
+    console.print(table("Top churn risks, and why (segmint models explain churn ID)", ["profile", "persona", "P(churn)", "CLV 90d", "why"],
+                        [(r["profile"], r["persona"], f"{r['churn_probability']:.2f}", r["predicted_clv"],
+                          "; ".join(f"{c['feature']} {c['contribution']:+.2f}" for c in r["why"])) for r in data["top_churn_risks"]]))
+    seg = data["segment"]
+    console.print(f"Segment {seg['name']}: {seg['size']} members (traits churn_probability and predicted_clv), e.g. {', '.join(seg['sample'])}")

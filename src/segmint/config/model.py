@@ -134,6 +134,148 @@ class StoreConfig(_Strict):
     path: str = "segmint.duckdb"
 
 
+class RfmRule(_Strict):
+    """One row of the RFM segment table: a name and a score range per measure.
+
+    A range is ``[low, high]`` (inclusive) or one score; the first rule
+    (in order) whose three ranges hold a customer's scores names them.
+    """
+
+    name: str
+    recency: tuple[int, int]
+    frequency: tuple[int, int]
+    monetary: tuple[int, int]
+
+    @field_validator("recency", "frequency", "monetary", mode="before")
+    @classmethod
+    def _range(cls, value: Any) -> Any:
+        value = [value, value] if isinstance(value, int) else value
+        if not (isinstance(value, (list, tuple)) and len(value) == 2 and all(isinstance(v, int) for v in value)
+                and 1 <= value[0] <= value[1] <= 5):
+            raise ValueError(f"{value!r} is not a score range: write [low, high] with 1 <= low <= high <= 5, or one score")
+        return tuple(value)
+
+
+def _rule(name: str, r: tuple[int, int], f: tuple[int, int], m: tuple[int, int]) -> RfmRule:
+    return RfmRule(name=name, recency=r, frequency=f, monetary=m)
+
+
+# The standard table (docs/rfm.md): first match wins; it names every one of
+# the 125 score cells, and every segment names at least one.
+DEFAULT_RFM_SEGMENTS = (
+    _rule("Champions", (4, 5), (4, 5), (4, 5)),
+    _rule("Loyal Customers", (3, 5), (3, 5), (3, 5)),
+    _rule("Cannot Lose Them", (1, 2), (4, 5), (4, 5)),
+    _rule("At Risk", (1, 2), (3, 5), (1, 5)),
+    _rule("New Customers", (5, 5), (1, 1), (1, 5)),
+    _rule("Promising", (4, 4), (1, 1), (1, 5)),
+    _rule("Potential Loyalists", (4, 5), (2, 5), (1, 5)),
+    _rule("Need Attention", (3, 3), (2, 5), (1, 5)),
+    _rule("About to Sleep", (3, 3), (1, 1), (1, 5)),
+    _rule("Lost", (1, 1), (1, 2), (1, 2)),
+    _rule("Hibernating", (1, 2), (1, 2), (1, 5)),
+)
+
+
+class RfmConfig(_Strict):
+    """RFM scoring (docs/rfm.md): which events are orders, what an order is worth, the segment table."""
+
+    events: tuple[str, ...] = ("Order Completed",)
+    # The order's value: the first of these properties that holds a number.
+    value: tuple[str, ...] = ("total", "revenue")
+    monetary: Literal["sum", "avg"] = "sum"
+    segments: tuple[RfmRule, ...] = DEFAULT_RFM_SEGMENTS
+    # The name of customers no rule names (the default table names everyone).
+    other: str = "Others"
+
+    @field_validator("events", "value")
+    @classmethod
+    def _not_empty(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value or not all(value):
+            raise ValueError("give at least one non-empty name, e.g. [Order Completed] or [total, revenue]")
+        return value
+
+    @field_validator("segments")
+    @classmethod
+    def _unique_names(cls, value: tuple[RfmRule, ...]) -> tuple[RfmRule, ...]:
+        names = [rule.name for rule in value]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"segment {repeated[0]!r} is named twice; merge its rules or rename one")
+        return value
+
+
+_SPAN = re.compile(r"^(\d+)([smhdw])$")
+_SPAN_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def span_seconds(text: str) -> int:
+    """Seconds in a span written as an integer and a unit (``90d``, ``12h``, ``2w``)."""
+    match = _SPAN.match(text.strip())
+    if not match:
+        raise ValueError(f"{text!r} is not a duration: write an integer and a unit s, m, h, d or w (e.g. 90d, 7d)")
+    return int(match.group(1)) * _SPAN_SECONDS[match.group(2)]
+
+
+class ModelPolicy(_Strict):
+    """One predictive model (docs/models.md): its horizon, retraining schedule and drift threshold."""
+
+    horizon: str = "90d"
+    retrain_every: str | None = "7d"  # null: only on drift
+    drift_threshold: float = Field(0.2, gt=0)  # PSI above this marks the model stale
+
+    @field_validator("horizon", "retrain_every")
+    @classmethod
+    def _span(cls, value: str | None) -> str | None:
+        if value is not None and span_seconds(value) <= 0:
+            raise ValueError("must be longer than 0 (e.g. 90d)")
+        return value
+
+
+class ModelsConfig(_Strict):
+    """Churn, propensity and learned CLV: what they read and how ``segmint serve`` keeps them fresh."""
+
+    churn: ModelPolicy = ModelPolicy()
+    propensity: ModelPolicy = ModelPolicy()
+    clv: ModelPolicy = ModelPolicy()
+    score_every: str = "1d"
+    order_event: str = "Order Completed"
+    amount_property: str = "total"
+    traits: tuple[str, ...] = ()  # numeric identify traits used as features
+
+    @field_validator("score_every")
+    @classmethod
+    def _every(cls, value: str) -> str:
+        span_seconds(value)
+        return value
+
+    @field_validator("traits")
+    @classmethod
+    def _trait_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for name in value:
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+                raise ValueError(f"trait {name!r}: use a plain trait name (letters, digits, _)")
+        return value
+
+
+class ClusteringConfig(_Strict):
+    """Clusters (docs/clustering.md): ``segmint serve`` assigns new profiles every ``assign_every``."""
+
+    assign_every: str | None = None  # e.g. 60s; null: only `segmint cluster` assigns
+    model: str = "clusters"  # the registered model that assigns
+
+    @field_validator("assign_every")
+    @classmethod
+    def _every(cls, value: str | None) -> str | None:
+        if value is not None and span_seconds(value) <= 0:
+            raise ValueError("must be longer than 0 (e.g. 60s)")
+        return value
+
+    @property
+    def assign_every_s(self) -> int | None:
+        return span_seconds(self.assign_every) if self.assign_every is not None else None
+
+
 class Config(_Strict):
     """The whole configuration; ``source_file`` says where it came from."""
 
@@ -145,6 +287,9 @@ class Config(_Strict):
     server: ServerConfig = ServerConfig()
     segments: dict[str, Any] = Field(default_factory=dict)
     traits: dict[str, Any] = Field(default_factory=dict)
+    rfm: RfmConfig = RfmConfig()
+    models: ModelsConfig | None = None  # set: `segmint serve` retrains and scores on schedule
+    clustering: ClusteringConfig = ClusteringConfig()
     source_file: str | None = Field(default=None, exclude=True)
     base_dir: str | None = Field(default=None, exclude=True)
 

@@ -206,3 +206,54 @@ def _personas(demo: Demo) -> dict[str, str]:
     assert demo.files is not None
     frame = pd.read_csv(demo.files.personas_path)
     return dict(zip(frame["profile_id"].astype(str), frame["persona"]))
+
+
+def rfm(demo: Demo) -> dict[str, Any]:
+    """RFM at the demo's now: the named segments with their size and value, published as traits."""
+    from segmint.learn.rfm import publish_rfm, rfm_report, rfm_scores
+
+    assert demo.store is not None
+    scores = rfm_scores(demo.store, demo.config, demo.now)
+    published = publish_rfm(demo.store, demo.config, scores, demo.now)
+    return rfm_report(scores, demo.config, demo.now) | {"published": published.as_dict()}
+
+
+def predictions(demo: Demo, top: int = 5, segment: str = "high_value_at_risk") -> dict[str, Any]:
+    """Churn, propensity and learned CLV trained on the shop, scored as traits, explained."""
+    from segmint.models.lifecycle import train_and_register
+    from segmint.models.scoring import explain, load_active, publish, score
+    from segmint.models.training import TrainSettings
+    from segmint.segments.batch import evaluate_duckdb
+    from segmint.segments.parse import load_segments
+
+    assert demo.store is not None
+    registered = train_and_register(demo.store, demo.config, ("churn", "propensity", "clv"), demo.now,
+                                    settings=TrainSettings(n_estimators=100))
+    models = load_active(demo.store)
+    scores = score(demo.store, demo.config.identity, models, demo.now)
+    published = publish(demo.store, demo.store, demo.config.identity, scores, demo.now)
+    record, churn = models["churn"]
+    riskiest = scores["churn_probability"].dropna().sort_values(ascending=False, kind="stable").head(top)
+    personas = _personas(demo)
+    loaded = load_segments({n: d for n, d in demo.config.segments.items() if n == segment})
+    members = evaluate_duckdb(demo.store.cursor(), loaded, demo.config.identity, demo.now).get(segment, [])
+    return {
+        "reports": {r.name: {"version": r.version, "models": r.metrics["models"]} for r, _ in registered},
+        "published": published.as_dict(),
+        "top_churn_risks": [
+            {
+                "profile": profile,
+                "persona": personas.get(profile, "unknown"),
+                "churn_probability": float(probability),
+                "predicted_clv": _number(scores.loc[profile].get("predicted_clv")),
+                "why": explain(demo.store, demo.config.identity, record, churn, profile, demo.now, top=3)["contributions"],
+            }
+            for profile, probability in riskiest.items()
+        ],
+        "segment": {"name": segment, "size": len(members), "sample": members[:top],
+                    "personas": {p: sum(personas.get(m) == p for m in members) for p in sorted({personas.get(m, "unknown") for m in members})}},
+    }
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None or pd.isna(value) else float(value)

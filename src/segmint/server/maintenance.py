@@ -24,6 +24,8 @@ import pyarrow as pa
 
 from segmint.config.model import Config
 from segmint.ingest.ingestor import IngestResult
+from segmint.learn.assign import assignment_job
+from segmint.models.job import models_job
 from segmint.server.committer import GroupCommitter
 from segmint.store.store import Store
 
@@ -75,7 +77,7 @@ JobFactory = Callable[[Config], "Job | None"]
 
 def default_jobs(config: Config) -> list[Job]:
     """The jobs this configuration asks for. Each capability adds its factory here."""
-    factories: list[JobFactory] = []
+    factories: list[JobFactory] = [assignment_job, models_job]
     return [job for factory in factories if (job := factory(config)) is not None]
 
 
