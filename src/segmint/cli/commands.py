@@ -16,6 +16,9 @@ def register(app: typer.Typer) -> None:
     app.add_typer(profiles.app, name="profiles")
     app.add_typer(failed.app, name="failed")
     app.add_typer(segments.app, name="segments")
+    from segmint.cli import traits
+
+    app.add_typer(traits.app, name="traits")
     app.add_typer(clv.app, name="clv")
     from segmint.cli import models
 

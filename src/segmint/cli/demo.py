@@ -40,6 +40,7 @@ def demo_command(
     with console.status("training churn, propensity and CLV models", spinner="dots") if not as_json else _nothing():
         chapters["predictions"] = story.predictions(demo)
     chapters["rfm"] = story.rfm(demo)
+    chapters["quality"] = story.quality(demo)
     if as_json:
         print_json({"directory": str(directory), "now": demo.now, **chapters})
     else:
@@ -49,6 +50,7 @@ def demo_command(
         _show_clv(chapters["lifetime_value"])
         _show_predictions(chapters["predictions"])
         _show_rfm(chapters["rfm"])
+        _show_quality(chapters["quality"])
         console.print(
             f"\nThe store is {demo.db_path}. Try:\n"
             f"  segmint status --db {demo.db_path}\n"
@@ -159,3 +161,10 @@ def _show_predictions(data: dict[str, Any]) -> None:
                           "; ".join(f"{c['feature']} {c['contribution']:+.2f}" for c in r["why"])) for r in data["top_churn_risks"]]))
     seg = data["segment"]
     console.print(f"Segment {seg['name']}: {seg['size']} members (traits churn_probability and predicted_clv), e.g. {', '.join(seg['sample'])}")
+
+
+def _show_quality(data: dict[str, Any]) -> None:
+    from segmint.cli.quality import print_quality
+
+    console.print("\n[bold]Data quality[/bold]: every source, event, property and trait (segmint quality)")
+    print_quality(data)

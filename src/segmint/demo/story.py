@@ -151,7 +151,7 @@ def segments(demo: Demo, explain_segment: str = "cart_abandoners") -> dict[str, 
     from segmint.segments.realtime import RealtimeEvaluator
 
     assert demo.store is not None
-    loaded = load_segments(demo.config.segments)
+    loaded = load_segments(demo.config.segments, demo.config.traits)
     batch = evaluate_duckdb(demo.store.cursor(), loaded, demo.config.identity, demo.now)
 
     # Real time: every stored message in arrival order, the clock following
@@ -257,3 +257,13 @@ def predictions(demo: Demo, top: int = 5, segment: str = "high_value_at_risk") -
 
 def _number(value: Any) -> float | None:
     return None if value is None or pd.isna(value) else float(value)
+
+
+def quality(demo: Demo) -> dict[str, Any]:
+    """The data dictionary with quality scores at the demo's now, and duplicate customer candidates."""
+    from segmint.quality.dictionary import data_dictionary
+    from segmint.quality.duplicates import find_duplicates
+    from segmint.quality.report import quality_report
+
+    assert demo.store is not None
+    return quality_report(data_dictionary(demo.store, demo.now), find_duplicates(demo.store), demo.now)

@@ -1,0 +1,1 @@
+"""Data quality: the data dictionary (types, completeness, validity, freshness, a score) and duplicate customers."""
