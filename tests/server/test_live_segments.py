@@ -109,3 +109,28 @@ def test_members_are_paged_and_a_restart_keeps_a_pending_change(tmp_path, stop):
         assert listed["viewers"]["size"] == 5 and listed["viewers"]["status"] == "ok"
     finally:
         restarted.stop()
+
+
+COMPUTED = """
+traits:
+  orders_total: {count: Order Completed}
+segments:
+  repeat_buyers:
+    trait: orders_total
+    gte: 2
+"""
+
+
+def test_computed_traits_drive_live_segments_and_remote_batch_evaluation(tmp_path):
+    server = SegmintServer(tmp_path / "s", config_text=CONFIG_YAML + COMPUTED).start()
+    try:
+        once, twice = unique("once"), unique("twice")
+        server.post("/v1/batch", {"batch": [track("Order Completed", once), track("Order Completed", twice)]}, key=WEB_KEY)
+        assert segments_of(server, twice) == []
+        server.post("/v1/batch", {"batch": [track("Order Completed", twice)]}, key=WEB_KEY)
+        assert segments_of(server, twice) == ["repeat_buyers"] and segments_of(server, once) == []
+        # `segments evaluate` while the server holds the store: batch SQL run by the server, same answer.
+        evaluated = server.cli_json("segments", "evaluate", "--as-of", now_iso())
+        assert evaluated["repeat_buyers"] == [twice]
+    finally:
+        server.stop()

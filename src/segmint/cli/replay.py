@@ -30,7 +30,7 @@ def replay_command(
         instant = parse_instant(as_of)
     except ValueError:
         raise typer.BadParameter(f"{as_of!r} is not an ISO-8601 instant", param_hint="--as-of") from None
-    loaded = load_segments(s.config.segments)
+    loaded = load_segments(s.config.segments, s.config.traits)
     for error in loaded.errors:
         err_console.print(f"[yellow]skipped:[/yellow] {error}")
     plans = plan_imports(files, s.config)

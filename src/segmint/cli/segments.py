@@ -17,7 +17,7 @@ app = typer.Typer(help="Segments: check definitions, evaluate them, see who is i
 def check(config: Path = ConfigOption, format: OutputFormat = FormatOption) -> None:
     """Validate the segment definitions without touching the store (exit 1 on errors)."""
     s = settings(config, None)
-    loaded = load_segments(s.config.segments)
+    loaded = load_segments(s.config.segments, s.config.traits)
     if format is OutputFormat.json:
         print_json(
             {
@@ -47,7 +47,7 @@ def evaluate(
 
     s = settings(config, db)
     instant = parse_instant(as_of) if as_of else SystemClock().now()
-    loaded = load_segments(s.config.segments)
+    loaded = load_segments(s.config.segments, s.config.traits)
     for error in loaded.errors:
         err_console.print(f"[yellow]not evaluated:[/yellow] {error}")
     with reading(s.db_path) as store:
@@ -67,7 +67,7 @@ def list_segments(config: Path = ConfigOption, db: Path = DbOption, format: Outp
     from segmint.store.access import reading
 
     s = settings(config, db)
-    loaded = load_segments(s.config.segments)
+    loaded = load_segments(s.config.segments, s.config.traits)
     recorded: dict = {}
     if s.db_path.exists():
         with reading(s.db_path) as store:
@@ -123,7 +123,7 @@ def explain(
     s = settings(config, db)
     instant = parse_instant(as_of) if as_of else SystemClock().now()
     with reading(s.db_path) as store:
-        result = explain_profile(store, load_segments(s.config.segments), s.config.identity, profile, segment, instant)
+        result = explain_profile(store, load_segments(s.config.segments, s.config.traits), s.config.identity, profile, segment, instant)
     if format is OutputFormat.json:
         print_json(result)
         return
@@ -183,7 +183,7 @@ def preview(
             raise DefinitionError(f"--definition is not valid YAML: {error}") from None
     elif name not in raw:
         raise DefinitionError(f"no segment named {name!r} in {s.config.source_file}; pass --definition to try one")
-    loaded = load_segments(raw)
+    loaded = load_segments(raw, s.config.traits)
     if name not in loaded.definitions:
         problems = loaded.errors_of(name)
         raise DefinitionError("; ".join(str(p) for p in problems) or f"segment {name!r} cannot be evaluated")

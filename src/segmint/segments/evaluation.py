@@ -19,4 +19,6 @@ def evaluate_store(
 
         return evaluate_duckdb(store.cursor(), segments, identity, as_of)
     # The server holds the store: it evaluates these definitions there.
-    return store.evaluate_segments(as_of, dict(segments.source), identity.model_dump())  # type: ignore[attr-defined]
+    return store.evaluate_segments(  # type: ignore[attr-defined]
+        as_of, dict(segments.source), identity.model_dump(), dict(segments.trait_source)
+    )

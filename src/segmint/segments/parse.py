@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from segmint.segments.definition import (
     AGGREGATES,
@@ -33,7 +33,12 @@ from segmint.segments.definition import (
     Sequence,
     TraitCondition,
     referenced_segments,
+    walk,
 )
+
+if TYPE_CHECKING:
+    from segmint.traits.definition import TraitDefinition
+    from segmint.traits.parse import LoadedTraits
 
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 KINDS = ("all", "any", "not", "trait", "performed", "in_segment")
@@ -58,6 +63,10 @@ class LoadedSegments:
     definitions: dict[str, SegmentDefinition] = field(default_factory=dict)
     errors: list[SegmentError] = field(default_factory=list)
     source: Mapping[str, Any] = field(default_factory=dict)  # the YAML it came from
+    trait_source: Mapping[str, Any] = field(default_factory=dict)  # and its `traits:` section
+    # The usable computed traits (``traits:``): ``trait: NAME`` reads one when it is declared.
+    computed: dict[str, TraitDefinition] = field(default_factory=dict)
+    traits: LoadedTraits | None = None  # and the errors of the others
 
     @property
     def names(self) -> list[str]:
@@ -73,9 +82,20 @@ class _Invalid(Exception):
         self.key, self.message = key, message
 
 
-def load_segments(raw: Mapping[str, Any] | None) -> LoadedSegments:
-    """Parse every segment, then check references and cycles."""
-    loaded = LoadedSegments(source=dict(raw or {}))
+def load_segments(raw: Mapping[str, Any] | None, traits: Mapping[str, Any] | None = None) -> LoadedSegments:
+    """Parse every segment, then check references and cycles.
+
+    ``traits`` is the configuration's ``traits:`` section: with it, ``trait:
+    NAME`` reads the computed trait ``NAME`` where one is declared (see
+    docs/traits.md), and a segment reading a computed trait that has errors
+    is unusable too.
+    """
+    loaded = LoadedSegments(source=dict(raw or {}), trait_source=dict(traits or {}))
+    if traits:
+        from segmint.traits.parse import load_traits
+
+        loaded.traits = load_traits(traits, segment_names=(raw or {}).keys())
+        loaded.computed = dict(loaded.traits.definitions)
     parsed: dict[str, SegmentDefinition] = {}
     for name, body in (raw or {}).items():
         if not isinstance(name, str) or not NAME.match(name):
@@ -96,6 +116,11 @@ def load_segments(raw: Mapping[str, Any] | None) -> LoadedSegments:
         loaded.errors.append(
             SegmentError(name, "in_segment", "in_segment references form a cycle: " + " -> ".join([*cycle, cycle[0]]))
         )
+    if loaded.traits is not None:
+        for name, definition in parsed.items():
+            bad = sorted(_read_traits(definition) & loaded.traits.broken)
+            if bad:
+                loaded.errors.append(SegmentError(name, "trait", f"reads computed trait {bad[0]!r}, which has errors"))
     # A segment that depends on an unusable one is unusable too.
     unusable = {e.segment for e in loaded.errors}
     changed = True
@@ -113,6 +138,10 @@ def load_segments(raw: Mapping[str, Any] | None) -> LoadedSegments:
         if name not in unusable:
             loaded.definitions[name] = parsed[name]
     return loaded
+
+
+def _read_traits(definition: SegmentDefinition) -> set[str]:
+    return {c.trait for c in walk(definition.condition) if isinstance(c, TraitCondition)}
 
 
 def parse_segment(name: str, body: Any) -> SegmentDefinition:

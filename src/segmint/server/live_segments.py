@@ -46,7 +46,7 @@ class LiveSegments:
         self._store = store
         self._con = store.cursor()
         self._clock = clock
-        self.loaded: LoadedSegments = load_segments(config.segments)
+        self.loaded: LoadedSegments = load_segments(config.segments, config.traits)
         self._fingerprint = fingerprint(config)
         self._lock = threading.RLock()
         self.last_error: dict[str, str] = {e.segment: str(e) for e in self.loaded.errors}

@@ -62,10 +62,10 @@ class RemoteStore:
         self._post("/internal/execute", orjson.dumps({"sql": sql, "params": list(params) if params else None}, default=str))
 
     def evaluate_segments(
-        self, as_of: datetime, segments: dict[str, Any], identity: dict[str, Any]
+        self, as_of: datetime, segments: dict[str, Any], identity: dict[str, Any], traits: dict[str, Any] | None = None
     ) -> dict[str, list[str]]:
-        """Batch evaluation of these definitions, run by the server on its store."""
-        body = orjson.dumps({"as_of": as_of.isoformat(), "segments": segments, "identity": identity})
+        """Batch evaluation of these definitions (and the computed traits they read), run by the server."""
+        body = orjson.dumps({"as_of": as_of.isoformat(), "segments": segments, "identity": identity, "traits": traits or {}})
         return self._post("/internal/segments/evaluate", body).json()
 
     def rebuild_profiles(self) -> None:

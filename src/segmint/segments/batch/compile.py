@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
@@ -48,6 +48,9 @@ from segmint.segments.definition import (
     TraitCondition,
     referenced_segments,
 )
+
+if TYPE_CHECKING:
+    from segmint.traits.definition import TraitDefinition
 
 # ---- the query ---------------------------------------------------------------
 
@@ -179,6 +182,11 @@ class _Compiler:
         if isinstance(condition, Not):
             return negate(self.condition(condition.condition, segments))
         if isinstance(condition, TraitCondition):
+            computed = self.needs.computed.get(condition.trait)
+            if computed is not None:  # a computed trait (traits/batch.py): a scalar, never a list
+                need = computed[1]
+                value = Value(*(exp.column(need.column(f)) for f in ("present", "num", "str", "bool")))
+                return compare_all(value, condition.comparisons)
             return compare_all(Value.columns(self.needs.traits[condition.trait]), condition.comparisons)
         if isinstance(condition, InSegment):
             return exp.column(segments[condition.segment])
@@ -300,6 +308,19 @@ class _Compiler:
                 on=exp.EQ(this=exp.column("pid", "agg"), expression=exp.column("pid", "tr")),
                 join_type="LEFT",
             )
+        if self.needs.computed:
+            from segmint.traits.batch import computed_relation
+
+            # Every profile has a row there too; the join only guards the facets' NULLs.
+            facets = [need.column(f) for _, need in self.needs.computed.values() for f in ("present", "num", "str", "bool")]
+            base = base.select(
+                *[exp.alias_(definitely(exp.column(c, table="ct")), c) if c.endswith("_present") else exp.column(c, table="ct")
+                  for c in facets]
+            ).join(
+                computed_relation(self.needs, self.now_us, self.relations).subquery("ct"),
+                on=exp.EQ(this=exp.column("pid", "agg"), expression=exp.column("pid", "ct")),
+                join_type="LEFT",
+            )
         for i, (same, members) in enumerate(self.sequences.items()):
             alias = f"sq{i}"
             base = base.select(*[exp.alias_(definitely(exp.column(n, table=alias)), n) for n, _ in members]).join(
@@ -329,14 +350,18 @@ def _levels(definitions: Sequence[SegmentDefinition]) -> dict[str, int]:
 
 
 def compile_segments(
-    definitions: Sequence[SegmentDefinition], as_of: datetime, relations: Relations = Relations()
+    definitions: Sequence[SegmentDefinition],
+    as_of: datetime,
+    relations: Relations = Relations(),
+    computed: Mapping[str, TraitDefinition] | None = None,
 ) -> CompiledSegments:
     """The query computing every segment of ``definitions`` at ``as_of``.
 
     ``definitions`` must be in dependency order (``LoadedSegments.definitions``
-    is) and every ``in_segment`` must name one of them.
+    is) and every ``in_segment`` must name one of them. ``trait: NAME``
+    reads the computed trait of ``computed`` so named, if any.
     """
-    needs = needs_of(definitions)
+    needs = needs_of(definitions, computed)
     compiler = _Compiler(definitions, micros(as_of), needs, relations)
     query, columns = compiler.query()
     return CompiledSegments(query, columns, needs, relations)

@@ -31,7 +31,7 @@ def run_duckdb(
     if not definitions:
         return {}
     name = f"segmint_profile_ids_{next(_names)}"
-    compiled = compile_segments(definitions, as_of, Relations(profile_ids=name))
+    compiled = compile_segments(definitions, as_of, Relations(profile_ids=name), segments.computed)
     sql = DuckDB().sql(evaluation_query(compiled, DuckDB(), as_of, events))
     con.register(name, ids)
     try:

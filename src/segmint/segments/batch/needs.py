@@ -21,9 +21,9 @@ on (``scope``), so the preparation parses no JSON for the rest.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from segmint.segments.definition import (
     AggregateMeasure,
@@ -35,6 +35,9 @@ from segmint.segments.definition import (
     TraitCondition,
     walk,
 )
+
+if TYPE_CHECKING:
+    from segmint.traits.definition import TraitDefinition
 
 ValueKind = Literal["num", "str", "bool"]
 SCALAR_FACETS = ("present", "num", "str", "bool")
@@ -73,12 +76,26 @@ class Needs:
     properties: dict[tuple[str, ...], ValueNeed] = field(default_factory=dict)
     traits: dict[str, ValueNeed] = field(default_factory=dict)
     events: set[str] = field(default_factory=set)
+    # Computed traits read (``traits/batch.py`` computes them from the events).
+    computed: dict[str, tuple[TraitDefinition, ValueNeed]] = field(default_factory=dict)
 
     def property(self, path: tuple[str, ...], event: str) -> ValueNeed:
         need = self.properties.get(path)
         if need is None:
             need = self.properties[path] = ValueNeed(f"p{len(self.properties)}")
         need.scope.add(event)
+        return need
+
+    def computed_trait(self, definition: TraitDefinition) -> ValueNeed:
+        """A computed trait and the event values it reads."""
+        found = self.computed.get(definition.name)
+        if found is not None:
+            return found[1]
+        need = ValueNeed(f"c{len(self.computed)}")
+        self.computed[definition.name] = (definition, need)
+        _match(definition.match, self)
+        if definition.path is not None:
+            self.property(definition.path, definition.match.event)
         return need
 
     def trait(self, name: str) -> ValueNeed:
@@ -88,18 +105,27 @@ class Needs:
         return need
 
 
-def needs_of(definitions: Iterable[SegmentDefinition]) -> Needs:
-    """Collect what ``definitions`` read, in a stable order (first use first)."""
+def needs_of(
+    definitions: Iterable[SegmentDefinition], computed: Mapping[str, TraitDefinition] | None = None
+) -> Needs:
+    """Collect what ``definitions`` read, in a stable order (first use first).
+
+    A ``trait`` condition naming one of ``computed`` reads that computed
+    trait, not an ``identify`` trait.
+    """
     needs = Needs()
     for definition in definitions:
-        _collect(definition.condition, needs)
+        _collect(definition.condition, needs, computed or {})
     return needs
 
 
-def _collect(condition: Condition, needs: Needs) -> None:
+def _collect(condition: Condition, needs: Needs, computed: Mapping[str, TraitDefinition]) -> None:
     for node in walk(condition):
         if isinstance(node, TraitCondition):
-            _seek(needs.trait(node.trait), node.comparisons)
+            if node.trait in computed:
+                needs.computed_trait(computed[node.trait])
+            else:
+                _seek(needs.trait(node.trait), node.comparisons)
         elif isinstance(node, Performed):
             _match(node.match, needs)
             if isinstance(node.measure, AggregateMeasure):

@@ -118,7 +118,7 @@ def evaluate_spark(spark: SparkSession, inputs: SparkInputs, segments: LoadedSeg
         return {}
     suffix = next(_names)
     events, ids = f"segmint_events_{suffix}", f"segmint_profile_ids_{suffix}"
-    compiled = compile_segments(definitions, as_of, Relations(profile_ids=ids))
+    compiled = compile_segments(definitions, as_of, Relations(profile_ids=ids), segments.computed)
     inputs.events.createOrReplaceTempView(events)
     inputs.profile_ids.createOrReplaceTempView(ids)
     try:

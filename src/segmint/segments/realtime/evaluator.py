@@ -546,6 +546,22 @@ class RealtimeEvaluator:
     def profile_ids(self) -> list[str]:
         return sorted(self._by_id)
 
+    def computed_traits(self, profile_id: str | None = None) -> dict[str, dict[str, Any]]:
+        """Each profile's computed traits at the clock, by profile id (or just ``profile_id``'s).
+
+        Read from the logs the evaluator keeps current, so a value is never
+        stale: a window that slid since the last event is already accounted for.
+        """
+        from segmint.traits.realtime import trait_value
+
+        computed, now = self._plan.computed, self._clock
+        profiles = self._by_id if profile_id is None else {profile_id: self._by_id[profile_id]} \
+            if profile_id in self._by_id else {}
+        return {
+            pid: {name: trait_value(definition, profile.states, slot, now) for name, (definition, slot) in computed.items()}
+            for pid, profile in sorted(profiles.items())
+        }
+
     def explain(self, profile_id: str, segment: str) -> dict[str, Any]:
         """Which conditions hold for the profile, and which events made them hold."""
         index = self._segment(segment)

@@ -64,6 +64,8 @@ from segmint.segments.realtime.state import (
     WhereTest,
 )
 from segmint.segments.values import lookup
+from segmint.traits.definition import TraitDefinition
+from segmint.traits.realtime import ComputedTraitLeaf, TraitSlot
 
 SNAPSHOT_FORMAT = 2  # 2: numbers as doubles (sums, min, max, same keys)
 Formula = Callable[[list[bool], list[bool]], bool]
@@ -91,6 +93,7 @@ class Plan:
     segments_of_leaf: list[tuple[int, ...]]
     dependents: list[tuple[int, ...]]      # segment -> segments that reference it
     timed: tuple[int, ...]                 # leaves that time alone can change
+    computed: dict[str, tuple[TraitDefinition, int]] = field(default_factory=dict)  # computed trait -> its slot
     default_leaves: list[bool] = field(default_factory=list)   # on a profile with no events
     default_segments: list[bool] = field(default_factory=list)
     fingerprint: str = ""
@@ -99,6 +102,7 @@ class Plan:
 def fingerprint(segments: LoadedSegments, identity: IdentityConfig) -> str:
     """What a snapshot's state depends on: the usable definitions and the identity rules."""
     text = repr([(name, d.condition) for name, d in segments.definitions.items()])
+    text += repr(sorted(segments.computed.items()))
     text += identity.model_dump_json()
     return hashlib.sha256(f"{SNAPSHOT_FORMAT}:{text}".encode()).hexdigest()
 
@@ -125,14 +129,20 @@ def _where_test(where: tuple[PropertyFilter, ...]) -> WhereTest | None:
 
 
 class _Builder:
-    def __init__(self) -> None:
-        self.leaves: list[Leaf] = []
+    def __init__(self, computed: dict[str, TraitDefinition]) -> None:
+        self.leaves: list[Leaf | ComputedTraitLeaf] = []
         self.leaf_of: dict[Condition, int] = {}
         self.slots: list[Slot] = []
         self.slot_leaves: list[list[int]] = []
         self.routes: dict[tuple[str, tuple[PropertyFilter, ...]], Route] = {}
         self.selector_slot: dict[tuple[str, tuple[PropertyFilter, ...]], SelectorSlot] = {}
         self.aggregate_slot: dict[tuple[str, tuple[PropertyFilter, ...], tuple[str, ...]], AggregateSlot] = {}
+        # Every computed trait has a slot, read or not, so its values can be read at any instant.
+        self.trait_slot: dict[str, TraitSlot] = {}
+        for name, definition in computed.items():
+            slot = TraitSlot(len(self.slots), definition)
+            self._new_slot(slot, self._route(definition.match))  # type: ignore[arg-type]
+            self.trait_slot[name] = slot
 
     def _route(self, match: EventMatch) -> Route:
         key = (match.event, match.where)
@@ -154,7 +164,13 @@ class _Builder:
         index = len(self.leaves)
         self.leaf_of[condition] = index
         if isinstance(condition, TraitCondition):
-            self.leaves.append(TraitLeaf(condition.trait, condition.comparisons))
+            computed = self.trait_slot.get(condition.trait)
+            if computed is None:
+                self.leaves.append(TraitLeaf(condition.trait, condition.comparisons))
+                return index
+            self.leaves.append(ComputedTraitLeaf(computed.index, computed.definition, condition.comparisons))
+            computed.leaves += ((index, None),)
+            self.slot_leaves[computed.index].append(index)
             return index
         match, measure, sequence = condition.match, condition.measure, condition.sequence
         window = match.within.micros if match.within else 0
@@ -240,7 +256,7 @@ def _formula(condition: Condition, leaf_of: dict[Condition, int], segment_of: di
 
 def compile_plan(segments: LoadedSegments, identity: IdentityConfig) -> Plan:
     """Compile the usable definitions (``segments.definitions``, in dependency order)."""
-    builder = _Builder()
+    builder = _Builder(segments.computed)
     names = list(segments.definitions)
     segment_of = {name: i for i, name in enumerate(names)}
     conditions = [segments.definitions[name].condition for name in names]
@@ -283,6 +299,7 @@ def compile_plan(segments: LoadedSegments, identity: IdentityConfig) -> Plan:
         dependents=[tuple(sorted(set(v))) for v in dependents],
         timed=tuple(i for i, leaf in enumerate(builder.leaves) if leaf.timed),
         fingerprint=fingerprint(segments, identity),
+        computed={name: (slot.definition, slot.index) for name, slot in builder.trait_slot.items()},
     )
     plan.default_leaves = [leaf.evaluate((), 0)[0] for leaf in plan.leaves]
     plan.default_segments = [False] * len(names)
