@@ -37,6 +37,8 @@ def demo_command(
     with console.status("evaluating segments in batch and in real time", spinner="dots") if not as_json else _nothing():
         chapters["segments"] = story.segments(demo)
     chapters["lifetime_value"] = story.lifetime_value(demo)
+    with console.status("clustering the profiles", spinner="dots") if not as_json else _nothing():
+        chapters["clusters"] = story.clusters(demo)
     with console.status("training churn, propensity and CLV models", spinner="dots") if not as_json else _nothing():
         chapters["predictions"] = story.predictions(demo)
     chapters["rfm"] = story.rfm(demo)
@@ -48,6 +50,7 @@ def demo_command(
         _show_profiles(chapters["profiles"])
         _show_segments(chapters["segments"])
         _show_clv(chapters["lifetime_value"])
+        _show_clusters(chapters["clusters"])
         _show_predictions(chapters["predictions"])
         _show_rfm(chapters["rfm"])
         _show_quality(chapters["quality"])
@@ -92,6 +95,10 @@ def _show_profiles(data: dict[str, Any]) -> None:
         console.print(f"One customer, seen on {len(example['ids'].get('anonymous_id', []))} devices:")
         console.print(table(None, ["kind", "ids"], [(k, ", ".join(v)) for k, v in example["ids"].items()]))
         console.print(table(None, ["trait", "value"], sorted(example["traits"].items())))
+    if data.get("computed_traits"):
+        console.print(f"Its computed traits at the demo's now (segmint traits compute; docs/traits.md):")
+        console.print(table(None, ["computed trait", "value"],
+                            [(k, "-" if v is None else v) for k, v in data["computed_traits"].items()]))
 
 
 def _show_segments(data: dict[str, Any]) -> None:
@@ -123,6 +130,25 @@ def _show_segments(data: dict[str, Any]) -> None:
 def _short(text: str | None, width: int = 44) -> str:
     text = (text or "").split(" (")[0]
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _show_clusters(data: dict[str, Any]) -> None:
+    from segmint.cli.cluster import k_curve
+
+    console.print(
+        f"\n[bold]Clusters[/bold]: k-means on {', '.join(data['features'])} found {data['k']} groups "
+        f"(k chosen by silhouette); agreement with the planted personas: adjusted Rand index "
+        f"{data['agreement_with_planted']:.3f}; bootstrap stability {data['stability']['bootstrap_ari_mean']:.3f}"
+    )
+    console.print(k_curve(data["k_selection"]))
+
+    def planted(counts: dict[str, int]) -> str:
+        return ", ".join(f"{name} {count}" for name, count in sorted(counts.items(), key=lambda kv: -kv[1])[:2])
+
+    console.print(
+        table("Personas (segmint cluster)", ["id", "persona", "size", "what sets it apart", "planted"],
+              [(c["id"], c["name"], c["size"], c["description"], planted(c["planted"])) for c in data["clusters"]])
+    )
 
 
 def _show_clv(data: dict[str, Any]) -> None:

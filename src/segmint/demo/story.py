@@ -90,12 +90,31 @@ def profiles(demo: Demo) -> dict[str, Any]:
            FROM profiles"""
     ).to_pylist()[0]
     joined = q(
-        """SELECT profile_id, count(*) FILTER (WHERE kind = 'anonymous_id') AS devices
-           FROM identities GROUP BY profile_id HAVING count(*) FILTER (WHERE kind = 'user_id') = 1
-           ORDER BY devices DESC, profile_id LIMIT 1"""
+        """WITH buyers AS (SELECT user_id, count(*) AS orders FROM events
+                            WHERE event = 'Order Completed' GROUP BY user_id)
+           SELECT i.profile_id, count(*) FILTER (WHERE i.kind = 'anonymous_id') AS devices,
+                  max(coalesce(b.orders, 0)) AS orders
+           FROM identities i LEFT JOIN buyers b ON i.kind = 'user_id' AND b.user_id = i.value
+           GROUP BY i.profile_id HAVING count(*) FILTER (WHERE i.kind = 'user_id') = 1
+           ORDER BY devices DESC, max(coalesce(b.orders, 0)) > 0 DESC, i.profile_id LIMIT 1"""
     ).to_pylist()
     example = find_profile(demo.store, joined[0]["profile_id"]).as_dict() if joined else None
-    return summary | {"example": example}
+    computed: dict[str, Any] = {}
+    if example and demo.config.traits:
+        from segmint.traits.batch import compute_traits
+
+        values = compute_traits(demo.store.cursor(), demo.config.traits, demo.config.identity, demo.now)
+        row = values[values["profile_id"] == example["id"]]
+        if len(row):
+            computed = {k: _plain(v) for k, v in row.iloc[0].items() if k != "profile_id"}
+    return summary | {"example": example, "computed_traits": computed}
+
+
+def _plain(value: Any) -> Any:
+    """A pandas cell as JSON: NA as None, NumPy scalars unwrapped."""
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return None
+    return value.item() if hasattr(value, "item") else value
 
 
 def lifetime_value(demo: Demo, top: int = 8) -> dict[str, Any]:
@@ -199,6 +218,27 @@ def segments(demo: Demo, explain_segment: str = "cart_abandoners") -> dict[str, 
         "errors": [str(e) for e in loaded.errors],
         "real_time_changes": changes,
         "explained": {"segment": explain_segment, "profile": member[0] if member else None, "why": explanation},
+    }
+
+
+def clusters(demo: Demo) -> dict[str, Any]:
+    """Clusters found in the behaviour alone (k chosen by silhouette), named as personas, against the planted ones."""
+    from sklearn.metrics import adjusted_rand_score
+
+    from segmint.learn.cluster import cluster_profiles
+    from segmint.learn.features import load_features
+
+    assert demo.store is not None
+    clustering = cluster_profiles(load_features(demo.store, demo.now), "kmeans", "auto", stability_runs=3)
+    planted = _personas(demo)
+    truth = [planted.get(p, "unknown") for p in clustering.assignments.index]
+    summary = clustering.summary()
+    for cluster in summary["clusters"]:
+        inside = clustering.assignments["cluster_id"].to_numpy() == cluster["id"]
+        cluster["planted"] = pd.Series(truth)[inside].value_counts().to_dict()
+    return summary | {
+        "as_of": demo.now,
+        "agreement_with_planted": float(adjusted_rand_score(truth, clustering.assignments["cluster_id"])),
     }
 
 
