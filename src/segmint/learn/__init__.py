@@ -1,0 +1,1 @@
+"""Learning about profiles: behavioural features, RFM, clustering into personas."""
