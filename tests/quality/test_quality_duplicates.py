@@ -9,7 +9,7 @@ from pathlib import Path
 
 import orjson
 import pandas as pd
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -137,3 +137,23 @@ def test_cli_lists_pairs_writes_the_review_file_and_applies(tmp_path: Path):
     body = json.loads(report.output)
     assert {i["name"] for i in body["items"] if i["kind"] == "trait"} >= {"email", "name", "phone"}
     assert body["duplicates"]["merge"] == 0
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    local=st.from_regex(r"[a-z]{3,8}\.?[a-z]{2,8}", fullmatch=True),
+    n1=st.integers(1, 9999),
+    n2=st.integers(1, 9999),
+    domain=st.sampled_from(["gmail.com", "proton.me", "outlook.com"]),
+)
+def test_namesakes_whose_emails_differ_only_in_numbers_are_not_candidates(local, n1, n2, domain):
+    from segmint.quality.duplicates import email_similarity, is_candidate, similarity
+
+    assume(n1 != n2)
+    a = {"email": f"{local}{n1}@{domain}", "name": "abigail miller", "phone": None}
+    b = {"email": f"{local}{n2}@{domain}", "name": "abigail miller", "phone": None}
+    score, parts = similarity(a, b)
+    assert parts["email"] == 0.0 and not is_candidate(score, parts, 0.85)
+    # ... while a typo in the letters of the same address still matches closely.
+    typo = f"{local[:-1]}{'x' if local[-1] != 'x' else 'y'}{n1}@{domain}"
+    assert email_similarity(a["email"], typo) >= 0.8

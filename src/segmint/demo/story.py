@@ -306,4 +306,4 @@ def quality(demo: Demo) -> dict[str, Any]:
     from segmint.quality.report import quality_report
 
     assert demo.store is not None
-    return quality_report(data_dictionary(demo.store, demo.now), find_duplicates(demo.store), demo.now)
+    return quality_report(data_dictionary(demo.store, demo.now), find_duplicates(demo.store), demo.now, pairs=5)
