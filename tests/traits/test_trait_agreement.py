@@ -174,3 +174,33 @@ def test_agrees_with_the_reference(engine: str) -> None:
 @pytest.mark.parametrize("engine", list(ENGINES))
 def test_agrees_with_the_reference_on_each_kind(engine: str, kind: str) -> None:
     _agree(engine, PER_KIND, cases(kind=kind))
+
+
+SPARK_EXAMPLES = 3  # each example starts Spark jobs per instant: seconds, not milliseconds
+
+
+def test_segments_reading_computed_traits_agree_on_spark(small_spark: Any) -> None:
+    """The same segments, compiled for Spark (computed traits joined into its query), have the reference's members."""
+    import tempfile
+    from pathlib import Path
+
+    from segmint.segments.batch import evaluate_spark, export_inputs
+
+    @settings(max_examples=SPARK_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(case=cases(count=2))
+    def agree(case: Case) -> None:
+        note(case.describe())
+        loaded = case.loaded()
+        store = ingest(case.stream.messages)
+        try:
+            rows = stored_rows(store)
+            with tempfile.TemporaryDirectory() as scratch:
+                for i, at in enumerate(case.instants):
+                    inputs = export_inputs(small_spark, store.connection, case.identity, at, Path(scratch) / str(i))
+                    members = evaluate_spark(small_spark, inputs, loaded, at)
+                    expected = reference_memberships(rows, loaded, case.identity, at)
+                    assert members == expected, f"spark segments at {at}: {members} != {expected}\n{case.describe()}"
+        finally:
+            store.close()
+
+    agree()
