@@ -39,6 +39,7 @@ def report(
         return
     from segmint.quality.dictionary import data_dictionary
     from segmint.quality.duplicates import find_duplicates
+    from segmint.quality.outliers import find_outliers
     from segmint.quality.report import quality_report
     from segmint.store.access import reading
 
@@ -47,7 +48,8 @@ def report(
     with reading(s.db_path) as store:
         dictionary = data_dictionary(store, instant, half_life_days=half_life)
         duplicates = find_duplicates(store)
-    result = quality_report(dictionary, duplicates, instant)
+        outliers = find_outliers(store, instant)
+    result = quality_report(dictionary, duplicates, instant, outliers=outliers)
     if format is OutputFormat.json:
         print_json(result)
         return
@@ -84,6 +86,17 @@ def print_quality(result: dict[str, Any]) -> None:
         out.columns[0].no_wrap = True
         console.print(out)
     print_duplicates(result["duplicates"])
+    if "outliers" in result:
+        print_outliers(result["outliers"])
+
+
+def print_outliers(data: dict[str, Any]) -> None:
+    from segmint.quality.outliers import describe
+
+    console.print(f"[bold]Outliers[/bold]: {data['count']:,} unusual profiles, flagged (never dropped) by {data['source']}")
+    if data["profiles"]:
+        console.print(table(None, ["profile", "distance (sd)", "why"],
+                            [(p["profile_id"], f"{p['distance']:.1f}", describe(p["reasons"])) for p in data["profiles"]]))
 
 
 def print_duplicates(data: dict[str, Any]) -> None:

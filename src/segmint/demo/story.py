@@ -306,4 +306,7 @@ def quality(demo: Demo) -> dict[str, Any]:
     from segmint.quality.report import quality_report
 
     assert demo.store is not None
-    return quality_report(data_dictionary(demo.store, demo.now), find_duplicates(demo.store), demo.now, pairs=5)
+    from segmint.quality.outliers import find_outliers
+
+    return quality_report(data_dictionary(demo.store, demo.now), find_duplicates(demo.store), demo.now, pairs=5,
+                          outliers=find_outliers(demo.store, demo.now))

@@ -14,13 +14,27 @@ def plain(row: dict[str, Any]) -> dict[str, Any]:
     return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in row.items()}
 
 
-def quality_report(dictionary: pd.DataFrame, duplicates: pd.DataFrame, as_of: datetime, pairs: int = 20) -> dict[str, Any]:
-    """Every dictionary row, and the duplicate candidates (the best ``pairs`` of them listed)."""
-    return {
+def quality_report(
+    dictionary: pd.DataFrame,
+    duplicates: pd.DataFrame,
+    as_of: datetime,
+    pairs: int = 20,
+    outliers: tuple[pd.DataFrame, str] | None = None,
+) -> dict[str, Any]:
+    """Every dictionary row, the duplicate candidates (the best ``pairs`` listed), and the outliers (as many)."""
+    report = {
         "as_of": as_of,
         "items": [plain(row) for row in dictionary.to_dict(orient="records")],
         "duplicates": duplicates_summary(duplicates, pairs),
     }
+    if outliers is not None:
+        found, source = outliers
+        report["outliers"] = {
+            "source": source,
+            "count": len(found),
+            "profiles": [plain(row) for row in found.head(pairs).to_dict(orient="records")],
+        }
+    return report
 
 
 def duplicates_summary(duplicates: pd.DataFrame, pairs: int | None = None) -> dict[str, Any]:
