@@ -192,5 +192,7 @@ def _show_predictions(data: dict[str, Any]) -> None:
 def _show_quality(data: dict[str, Any]) -> None:
     from segmint.cli.quality import print_quality
 
-    console.print("\n[bold]Data quality[/bold]: every source, event, property and trait (segmint quality)")
-    print_quality(data)
+    console.print("\n[bold]Data quality[/bold]: every source, event and trait; the properties that score below 100 "
+                  "(segmint quality lists them all)")
+    shown = [i for i in data["items"] if i["kind"] != "property" or i["score"] < 99.5]
+    print_quality(data | {"items": shown})

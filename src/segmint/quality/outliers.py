@@ -52,7 +52,7 @@ def _preparer(store: Any, as_of: datetime, share: float) -> tuple[FeaturePrepare
     try:
         record, model = load_model(store, MODEL_NAME)
     except ModelNotFoundError:
-        return None, list(DEFAULT_FEATURES), f"fitted now on {', '.join(DEFAULT_FEATURES)} (flagging the most unusual {share:.0%})"
+        return None, list(DEFAULT_FEATURES), f"a pipeline fitted now on {', '.join(DEFAULT_FEATURES)} (the most unusual {share:.0%})"
     return model.preparer, list(model.features), f"the active clustering model ({MODEL_NAME} v{record.version})"
 
 
