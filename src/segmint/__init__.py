@@ -7,3 +7,10 @@ the data flow (see ARCHITECTURE.md):
 """
 
 __version__ = "0.1.0"
+
+
+def open(db: "str | object" = "segmint.duckdb", config: "object | None" = None):  # noqa: A001
+    """A notebook's way in: the store ``db`` and its configuration, results as pandas (see ``segmint.workspace``)."""
+    from segmint.workspace import open as _open
+
+    return _open(db, config)  # type: ignore[arg-type]
