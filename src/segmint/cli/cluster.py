@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from segmint.cli.common import ConfigOption, DbOption, FormatOption, settings
+from segmint.cli.common import ConfigOption, DbOption, FormatOption, as_of_instant, settings
 from segmint.cli.output import OutputFormat, console, print_json, progress, table
 
 if TYPE_CHECKING:
@@ -78,7 +78,6 @@ def cluster_command(
     format: OutputFormat = FormatOption,
 ) -> None:
     """Cluster the profiles and describe each cluster as a persona."""
-    from segmint.clock import SystemClock, parse_instant
     from segmint.learn.assign import publish, register
     from segmint.learn.cluster import cluster_profiles
     from segmint.learn.features import load_features
@@ -87,7 +86,7 @@ def cluster_command(
     chosen_k = parse_k(k)
     names = [n.strip() for n in features.split(",") if n.strip()] if features else None
     s = settings(config, db)
-    instant = parse_instant(as_of) if as_of else SystemClock().now()
+    instant = as_of_instant(as_of)
     as_json = format is OutputFormat.json
     opened = writing(s.db_path) if save else reading(s.db_path)
     with opened as store, progress(enabled=not as_json) as bar:

@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import typer
 
-from segmint.cli.common import ConfigOption, DbOption, FormatOption, settings
+from segmint.cli.common import AsOfOption, ConfigOption, DbOption, FormatOption, as_of_instant, settings
 from segmint.cli.output import OutputFormat, console, print_json, table
 
 app = typer.Typer(help="Predictive models: churn, purchase propensity, learned CLV.", no_args_is_help=True)
 
 TASK_NAMES = ("churn", "propensity", "clv")
-AsOfOption = typer.Option(None, "--as-of", help="ISO-8601 instant (default: now).")
-
-
-def _instant(as_of: str | None) -> datetime:
-    from segmint.clock import SystemClock, parse_instant
-
-    return parse_instant(as_of) if as_of else SystemClock().now()
 
 
 def _names(names: list[str] | None) -> tuple[str, ...]:
@@ -131,7 +123,7 @@ def train(
         raise typer.BadParameter(str(error), param_hint="--horizon") from None
     with writing(s.db_path) as store:
         registered = train_and_register(
-            store, s.config, _names(names), _instant(as_of),
+            store, s.config, _names(names), as_of_instant(as_of),
             settings=TrainSettings(n_estimators=trees), horizon_override=override,
         )
     records = [record.as_dict() for record, _ in registered]
@@ -155,7 +147,7 @@ def score(
     from segmint.store.access import writing
 
     s = settings(config, db)
-    at = _instant(as_of)
+    at = as_of_instant(as_of)
     with writing(s.db_path) as store:
         models = load_active(store)
         scores = score_profiles(store, s.config.identity, models, at)
@@ -202,7 +194,7 @@ def explain(
                                       "importance": [{"feature": f, "mean_abs_contribution": v} for f, v in ranked]}
         else:
             record, fitted = load_model(store, model)
-            result = explain_profile(store, s.config.identity, record, fitted, profile, _instant(as_of), top=top)
+            result = explain_profile(store, s.config.identity, record, fitted, profile, as_of_instant(as_of), top=top)
     if format is OutputFormat.json:
         print_json(result)
         return
@@ -237,7 +229,7 @@ def drift(
     from segmint.store.access import writing
 
     s = settings(config, db)
-    at = _instant(as_of)
+    at = as_of_instant(as_of)
     reports = {}
     with writing(s.db_path) as store:
         for name in _names(names):
@@ -268,7 +260,7 @@ def retrain(
 
     s = settings(config, db)
     with writing(s.db_path) as store:
-        report = maintain(store, s.config, _instant(as_of), only_stale=if_stale)
+        report = maintain(store, s.config, as_of_instant(as_of), only_stale=if_stale)
     if format is OutputFormat.json:
         print_json(report)
         return

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import typer
 
-from segmint.cli.common import ConfigOption, DbOption, FormatOption, settings
+from segmint.cli.common import AsOfOption, ConfigOption, DbOption, FormatOption, as_of_instant, settings
 from segmint.cli.output import OutputFormat, console, print_json, table
 
 app = typer.Typer(
@@ -16,13 +15,6 @@ app = typer.Typer(
     invoke_without_command=True,
 )
 
-AsOfOption = typer.Option(None, "--as-of", help="ISO-8601 instant (default: now).")
-
-
-def _instant(as_of: str | None) -> datetime:
-    from segmint.clock import SystemClock, parse_instant
-
-    return parse_instant(as_of) if as_of else SystemClock().now()
 
 
 @app.callback()
@@ -44,7 +36,7 @@ def report(
     from segmint.store.access import reading
 
     s = settings(config, db)
-    instant = _instant(as_of)
+    instant = as_of_instant(as_of)
     with reading(s.db_path) as store:
         dictionary = data_dictionary(store, instant, half_life_days=half_life)
         duplicates = find_duplicates(store)
@@ -135,7 +127,7 @@ def duplicates(
     from segmint.store.access import reading, writing
 
     s = settings(config, db)
-    instant = _instant(as_of)
+    instant = as_of_instant(as_of)
     applied = None
     with (writing(s.db_path) if apply else reading(s.db_path)) as store:
         pairs = find_duplicates(store, threshold=threshold)

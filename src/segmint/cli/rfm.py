@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from segmint.cli.common import ConfigOption, DbOption, FormatOption, settings
+from segmint.cli.common import ConfigOption, DbOption, FormatOption, as_of_instant, settings
 from segmint.cli.output import OutputFormat, console, print_json, table
 
 # pandas is imported inside the command (through segmint.learn.rfm): this
@@ -25,12 +25,11 @@ def rfm_command(
     format: OutputFormat = FormatOption,
 ) -> None:
     """Score every customer's orders 1 to 5 and print the RFM segments with their size and value."""
-    from segmint.clock import SystemClock, parse_instant
     from segmint.learn.rfm import TRAITS, publish_rfm, rfm_report, rfm_scores
     from segmint.store.access import reading, writing
 
     s = settings(config, db)
-    instant = parse_instant(as_of) if as_of else SystemClock().now()
+    instant = as_of_instant(as_of)
     opened = writing(s.db_path) if publish else reading(s.db_path)
     with opened as store:
         scores = rfm_scores(store, s.config.rfm, instant)

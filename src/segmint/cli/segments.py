@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from segmint.cli.common import ConfigOption, DbOption, FormatOption, settings
+from segmint.cli.common import ConfigOption, DbOption, FormatOption, as_of_instant, settings
 from segmint.cli.output import OutputFormat, console, err_console, print_json, table
 from segmint.segments.parse import load_segments
 
@@ -41,12 +41,11 @@ def evaluate(
     format: OutputFormat = FormatOption,
 ) -> None:
     """Evaluate every segment over the stored events at --as-of (batch, SQL)."""
-    from segmint.clock import SystemClock, parse_instant
     from segmint.segments.evaluation import evaluate_store
     from segmint.store.access import reading
 
     s = settings(config, db)
-    instant = parse_instant(as_of) if as_of else SystemClock().now()
+    instant = as_of_instant(as_of)
     loaded = load_segments(s.config.segments, s.config.traits)
     for error in loaded.errors:
         err_console.print(f"[yellow]not evaluated:[/yellow] {error}")
@@ -116,12 +115,11 @@ def explain(
     format: OutputFormat = FormatOption,
 ) -> None:
     """Show which conditions held for a profile and which events made them hold."""
-    from segmint.clock import SystemClock, parse_instant
     from segmint.segments.inspect import explain as explain_profile
     from segmint.store.access import reading
 
     s = settings(config, db)
-    instant = parse_instant(as_of) if as_of else SystemClock().now()
+    instant = as_of_instant(as_of)
     with reading(s.db_path) as store:
         result = explain_profile(store, load_segments(s.config.segments, s.config.traits), s.config.identity, profile, segment, instant)
     if format is OutputFormat.json:
@@ -169,7 +167,6 @@ def preview(
     """The size a definition would have now, without saving it."""
     import yaml
 
-    from segmint.clock import SystemClock, parse_instant
     from segmint.errors import DefinitionError
     from segmint.segments.evaluation import evaluate_store
     from segmint.store.access import reading
@@ -189,7 +186,7 @@ def preview(
         raise DefinitionError("; ".join(str(p) for p in problems) or f"segment {name!r} cannot be evaluated")
     needed = _with_dependencies(loaded, name)
     loaded.definitions = {n: d for n, d in loaded.definitions.items() if n in needed}
-    instant = parse_instant(as_of) if as_of else SystemClock().now()
+    instant = as_of_instant(as_of)
     with reading(s.db_path) as store:
         members = evaluate_store(store, loaded, s.config.identity, instant)[name]
     if format is OutputFormat.json:

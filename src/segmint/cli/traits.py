@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from segmint.cli.common import ConfigOption, DbOption, FormatOption, settings
+from segmint.cli.common import ConfigOption, DbOption, FormatOption, as_of_instant, settings
 from segmint.cli.output import OutputFormat, console, err_console, print_json, table
 from segmint.traits.definition import TraitDefinition
 from segmint.traits.parse import load_traits
@@ -64,14 +64,13 @@ def compute(
     format: OutputFormat = FormatOption,
 ) -> None:
     """Compute every computed trait for every profile at --as-of (batch, SQL over the store)."""
-    from segmint.clock import SystemClock, parse_instant
     from segmint.errors import DefinitionError
     from segmint.store.access import reading
     from segmint.store.store import Store
     from segmint.traits.batch import compute_traits
 
     s = settings(config, db)
-    instant = parse_instant(as_of) if as_of else SystemClock().now()
+    instant = as_of_instant(as_of)
     loaded = load_traits(s.config.traits, segment_names=s.config.segments.keys())
     for error in loaded.errors:
         err_console.print(f"[yellow]not computed:[/yellow] {error}")
