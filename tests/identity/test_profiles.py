@@ -6,6 +6,7 @@ import random
 from datetime import datetime, timedelta, timezone
 
 import orjson
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -50,13 +51,15 @@ messages = st.one_of(
 )
 
 
+# Without configured identifiers, live profiles read the Arrow columns directly.
+@pytest.mark.parametrize("identity", [IDENTITY, IdentityConfig()], ids=["email", "default"])
 @settings(max_examples=30, deadline=None)
 @given(batch=st.lists(messages, min_size=1, max_size=15), seed=st.integers(0, 100))
-def test_live_profiles_match_the_batch_rebuild(batch, seed):
+def test_live_profiles_match_the_batch_rebuild(identity, batch, seed):
     raws = [orjson.dumps(m).decode() for m in batch]
     with Store(":memory:") as store:
         ingestor = Ingestor(store)
-        live = LiveProfiles(IDENTITY)
+        live = LiveProfiles(identity)
         # Arrive in several commits, so the live state is built incrementally.
         rng = random.Random(seed)
         position = 0
@@ -66,7 +69,7 @@ def test_live_profiles_match_the_batch_rebuild(batch, seed):
             if result.rows is not None:
                 live.apply(result.rows)
             position += size
-        rebuild(store.connection, IDENTITY)
+        rebuild(store.connection, identity)
         profiles = store.query("SELECT profile_id, traits FROM profiles").to_pylist()
         ids = store.query("SELECT kind, value, profile_id FROM identities").to_pylist()
         for row in ids:

@@ -38,6 +38,8 @@ messages = st.fixed_dictionaries(
         "context": maybe_obj,
         "integrations": maybe_obj,
         "channel": st.just("web"),
+        "version": st.integers(1, 2),
+        "_metadata": maybe_obj,
     },
 )
 

@@ -114,3 +114,40 @@ def test_a_pretty_printed_envelope_file(store, tmp_path):
     (report,) = run_import(store, path)
     assert report.accepted == 1
     assert events(store)[0]["name"] == "Home"
+
+
+def test_blocks_are_cut_into_lines_as_split_would(tmp_path):
+    from datetime import datetime, timezone
+
+    from segmint.ingest.files import FilePlan, _stage_block, import_arrival
+
+    plan = FilePlan(tmp_path / "x.jsonl", "jsonl", None, None, 0)
+    data = b'{"a":1}\n\n  \n\xff\xfe\n{"b":2}\r\n{"c":3}'
+    table, count = _stage_block(data, False, 10, plan, import_arrival("s", datetime.now(timezone.utc)), 5)
+    lines = data.split(b"\n")
+    expected = [
+        (i + 5, line.decode("utf-8", "replace"), f"x.jsonl:{10 + n + 1}")
+        for i, (n, line) in enumerate((n, line) for n, line in enumerate(lines) if line.strip())
+    ]
+    assert count == len(lines)
+    got = table.select(["ord", "raw", "origin"]).to_pylist()
+    assert [(r["ord"], r["raw"], r["origin"]) for r in got] == expected
+
+
+@pytest.mark.parametrize("chunk", [7, 64, 1 << 20])
+def test_blocks_of_any_size_read_the_same_lines(tmp_path, monkeypatch, chunk):
+    from datetime import datetime, timezone
+
+    from segmint.ingest import files
+    from segmint.ingest.files import import_arrival, plan_file, read_jsonl
+
+    lines = [b'{"a":1}', b"", b'{"b":"' + b"x" * 100 + b'"}', b"  ", b'{"batch":[{"c":3}]}', b'{"d":4}']
+    path = tmp_path / "x.jsonl"
+    path.write_bytes(b"\n".join(lines))  # no newline at the end
+    monkeypatch.setattr(files, "CHUNK_BYTES", chunk)
+    arrival = import_arrival("s", datetime(2026, 1, 1, tzinfo=timezone.utc))
+    tables = list(read_jsonl(plan_file(path, {}), arrival))
+    rows = [r for t in tables for r in t.select(["ord", "raw", "origin"]).to_pylist()]
+    assert [r["origin"] for r in rows] == ["x.jsonl:1", "x.jsonl:3", "x.jsonl:5 message 1", "x.jsonl:6"]
+    assert [r["ord"] for r in rows] == [0, 1, 2, 3]
+    assert rows[1]["raw"] == lines[2].decode()

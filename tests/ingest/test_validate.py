@@ -19,7 +19,8 @@ _CON.execute("SET TimeZone = 'UTC'")
 ARRIVED = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
 JSON_COLUMNS = ("properties", "traits", "context", "integrations", "extra")
 
-odd_lines = st.sampled_from(["not json", "[1, 2]", '"text"', "3", "null", '{"type": true, "userId": "u"}',
+odd_lines = st.sampled_from(['{"type": "track", "userId": "u", "event": "E", "x": 1, "x": 2}',
+                             '{"type": "track", "type": "track", "userId": "u", "event": "E"}', "not json", "[1, 2]", '"text"', "3", "null", '{"type": true, "userId": "u"}',
                              '{"type": {"a": 1}, "userId": "u"}', '{"type": "track", "userId": "u", "event": " "}'])
 
 

@@ -29,6 +29,7 @@ class LiveProfiles:
         self.graph = IdentityGraph(identity.limits, identity.max_ids)
         self._traits: dict[IdKey, dict[str, TraitValue]] = defaultdict(dict)
         self._by_value: dict[str, set[IdKey]] = defaultdict(set)
+        self._first_links: dict[tuple[IdKey, IdKey], tuple[int, int]] = {}
         self._lock = threading.RLock()
 
     def load(self, con: duckdb.DuckDBPyConnection, relation: str = "events") -> None:
@@ -42,10 +43,12 @@ class LiveProfiles:
         more to plan than to run), with the same rules as the SQL used by
         :meth:`load` and the batch rebuild.
         """
-        wanted = ["seq", "type", "event_time", "user_id", "anonymous_id", "previous_id", "traits"]
-        if self._identity.identifiers:
-            wanted += ["properties", "context"]
         if isinstance(rows, pa.Table):
+            if not self._identity.identifiers:
+                self._apply_columns(rows)
+                return
+            wanted = ["seq", "type", "event_time", "user_id", "anonymous_id", "previous_id", "traits",
+                      "properties", "context"]  # fmt: skip
             rows = rows.select(wanted).to_pylist()
         with self._lock:
             for row in rows:
@@ -57,10 +60,52 @@ class LiveProfiles:
                     if key == primary:
                         self.graph.observe(primary, at, seq)
                     else:
-                        self.graph.link(Link(at, seq, primary, key))
+                        self._link(at, seq, primary, key)
                 if row["type"] == "identify" and row["traits"] is not None:
                     traits = row["traits"]
                     self._set_traits(primary, orjson.loads(traits) if isinstance(traits, str) else traits, at, seq)
+
+    def _apply_columns(self, rows: pa.Table) -> None:
+        """:meth:`apply` for Arrow rows when only user and anonymous ids identify (message_ids' rules)."""
+        column = rows.column
+        ats = column("event_time").cast(pa.int64()).to_pylist()
+        columns = zip(ats, column("seq").to_pylist(), column("type").to_pylist(), column("user_id").to_pylist(),
+                      column("anonymous_id").to_pylist(), column("previous_id").to_pylist(),
+                      column("traits").to_pylist())  # fmt: skip
+        by_value, observe, link = self._by_value, self.graph.observe, self._link
+        with self._lock:
+            for at, seq, kind, user, anonymous, previous, traits in columns:
+                if user is not None:
+                    primary = ("user_id", user)
+                    by_value[user].add(primary)
+                    observe(primary, at, seq)
+                    if anonymous is not None:
+                        other = ("anonymous_id", anonymous)
+                        by_value[anonymous].add(other)
+                        link(at, seq, primary, other)
+                else:
+                    primary = ("anonymous_id", anonymous)
+                    by_value[anonymous].add(primary)
+                    observe(primary, at, seq)
+                if kind == "alias" and previous is not None:
+                    other = ("anonymous_id", previous)
+                    by_value[previous].add(other)
+                    if other != primary:
+                        link(at, seq, primary, other)
+                    else:
+                        observe(primary, at, seq)
+                if kind == "identify" and traits is not None:
+                    self._set_traits(primary, orjson.loads(traits), at, seq)
+
+    def _link(self, at: int, seq: int, a: IdKey, b: IdKey) -> None:
+        # Only a link's first appearance matters (see extract.links_sql): a
+        # later copy of one already applied changes nothing, so it is not
+        # stored again; an earlier copy is applied (and replays its cluster).
+        first = self._first_links.get((a, b))
+        if first is not None and first <= (at, seq):
+            return
+        self._first_links[(a, b)] = (at, seq)
+        self.graph.link(Link(at, seq, a, b))
 
     def _set_traits(self, key: IdKey, traits: dict[str, Any], at: int, seq: int) -> None:
         book = self._traits[key]
@@ -87,7 +132,7 @@ class LiveProfiles:
                 if primary == other:
                     self.graph.observe(primary, at, seq)
                 else:
-                    self.graph.link(Link(at, seq, primary, other))
+                    self._link(at, seq, primary, other)
             for kind, value, key, text, at, seq in traits:
                 self._set_traits((kind, value), {key: orjson.loads(text)}, at, seq)
 

@@ -15,13 +15,15 @@ from datetime import datetime, timezone
 from typing import Any
 
 import duckdb
+import numpy as np
 import orjson
 import pyarrow as pa
 
 from segmint.config.model import IdentityConfig
 from segmint.errors import NotFoundError
 from segmint.identity.extract import links_sql, observations_sql
-from segmint.identity.graph import IdentityGraph, Link, resolve
+from segmint.identity.components import Identifiers, Links, Resolution, resolve_components
+from segmint.identity.graph import IdentityGraph
 from segmint.store.store import StoreReader
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -36,30 +38,39 @@ def events_as_of(as_of: datetime | None) -> str:
 
 def resolve_identities(
     con: duckdb.DuckDBPyConnection, identity: IdentityConfig, as_of: datetime | None = None
-) -> IdentityGraph:
-    """Resolve the identity graph from the stored events (up to ``as_of``)."""
+) -> Resolution:
+    """Resolve the identity graph from the stored events (up to ``as_of``).
+
+    Identifiers are numbered in SQL and resolved as connected components
+    (``components.py``), the ordered graph taking only the clusters that
+    break a limit. Only ``con.execute(sql).fetchnumpy()`` is used, so a
+    store reached through a server does as well.
+    """
     events = events_as_of(as_of)
-    obs = con.execute(
-        f"SELECT kind, value, epoch_us(first.t) AS at, first.s AS seq FROM ({observations_sql(identity, events)})"
-    ).fetchnumpy()
+    numbered = f"""
+        SELECT row_number() OVER (ORDER BY kind, value) - 1 AS id, kind, value,
+               epoch_us(first.t) AS at, first.s AS seq
+        FROM ({observations_sql(identity, events)})"""
+    obs = con.execute(f"SELECT * FROM ({numbered}) ORDER BY id").fetchnumpy()
     links = con.execute(
-        f"""SELECT kind_a, value_a, kind_b, value_b, epoch_us(first.t) AS at, first.s AS seq
-            FROM ({links_sql(identity, events)})"""
+        f"""WITH ids AS ({numbered}), l AS ({links_sql(identity, events)})
+            SELECT a.id AS a, b.id AS b, epoch_us(l.first.t) AS at, l.first.s AS seq
+            FROM l JOIN ids a ON a.kind = l.kind_a AND a.value = l.value_a
+                   JOIN ids b ON b.kind = l.kind_b AND b.value = l.value_b"""
     ).fetchnumpy()
-    observations = (
-        ((k, v), int(at), int(seq))
-        for k, v, at, seq in zip(obs["kind"], obs["value"], obs["at"], obs["seq"])
+    ids = Identifiers(
+        kinds=np.asarray(obs["kind"], dtype=object),
+        values=np.asarray(obs["value"], dtype=object),
+        at=np.asarray(obs["at"], dtype=np.int64),
+        seq=np.asarray(obs["seq"], dtype=np.int64),
     )
-    link_list = [
-        Link(int(at), int(seq), (ka, va), (kb, vb))
-        for ka, va, kb, vb, at, seq in zip(
-            links["kind_a"], links["value_a"], links["kind_b"], links["value_b"], links["at"], links["seq"]
-        )
-    ]
-    return resolve(link_list, observations, identity.limits, identity.max_ids)
+    found = Links(*(np.asarray(links[c], dtype=np.int64) for c in ("a", "b", "at", "seq")))
+    return resolve_components(ids, found, identity.limits, identity.max_ids)
 
 
-def identity_table(graph: IdentityGraph) -> pa.Table:
+def identity_table(graph: IdentityGraph | Resolution) -> pa.Table:
+    if isinstance(graph, Resolution):
+        return graph.identity_table()
     kinds, values, profiles, first = [], [], [], []
     for profile_id, members in graph.profiles():
         for kind, value in members:
@@ -77,7 +88,7 @@ def identity_table(graph: IdentityGraph) -> pa.Table:
     )
 
 
-def conflict_table(graph: IdentityGraph) -> pa.Table:
+def conflict_table(graph: IdentityGraph | Resolution) -> pa.Table:
     rows = [
         (c.link.a[0], c.link.a[1], c.link.b[0], c.link.b[1], c.link.at, c.link.seq, c.reason)
         for c in graph.conflicts()
@@ -115,7 +126,7 @@ GROUP BY profile_id
 """
 
 
-def rebuild(con: duckdb.DuckDBPyConnection, identity: IdentityConfig) -> IdentityGraph:
+def rebuild(con: duckdb.DuckDBPyConnection, identity: IdentityConfig) -> Resolution:
     """Recompute identities, conflicts and profiles from all stored events."""
     graph = resolve_identities(con, identity)
     ids = identity_table(graph)

@@ -9,12 +9,15 @@ message can be traced back.
 from __future__ import annotations
 
 import fnmatch
+import mmap
+import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -23,7 +26,7 @@ from segmint.config.model import ImportMapping
 from segmint.errors import IngestError, MappingError
 from segmint.ingest.staging import STAGED_SCHEMA, Arrival, stage
 
-CHUNK_BYTES = 32 * 1024 * 1024
+CHUNK_BYTES = 64 * 1024 * 1024
 TABLE_CHUNK_ROWS = 200_000
 Progress = Callable[[int], None]  # called with bytes (or rows) done since the last call
 
@@ -107,35 +110,30 @@ def read_jsonl(plan: FilePlan, arrival: Arrival, progress: Progress | None = Non
         if progress:
             progress(plan.size)
         return
-    line_base = 0
-    start = 0
     with plan.path.open("rb") as handle:
-        tail = b""
-        while True:
-            block = handle.read(CHUNK_BYTES)
-            if not block and not tail:
-                break
-            data = tail + block
-            if block:
-                cut = data.rfind(b"\n")
-                if cut < 0:
-                    tail = data
-                    continue
-                data, tail = data[: cut + 1], data[cut + 1 :]
-            else:
-                tail = b""
-            lines = data.split(b"\n")
-            if lines and lines[-1] == b"":
-                lines.pop()
-            table = _stage_lines(lines, line_base, plan, arrival, start)
-            line_base += len(lines)
-            if table.num_rows:
-                start += table.num_rows
-                yield table
-            if progress:
-                progress(len(data))
-            if not block:
-                break
+        size = os.fstat(handle.fileno()).st_size
+        if size == 0:
+            return
+        # Mapped, not read: blocks are views of the file, cut at newlines without copies.
+        mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+    view = memoryview(mapped)
+    line_base = start = position = 0
+    while position < size:
+        end = min(position + CHUNK_BYTES, size)
+        if end < size:
+            cut = mapped.rfind(b"\n", position, end)
+            if cut < 0:  # one line longer than a block: take it whole
+                cut = mapped.find(b"\n", end)
+            end = size if cut < 0 else cut + 1
+        has_envelope = mapped.find(b'"batch"', position, end) >= 0
+        table, line_count = _stage_block(view[position:end], has_envelope, line_base, plan, arrival, start)
+        line_base += line_count
+        if table.num_rows:
+            start += table.num_rows
+            yield table
+        if progress:
+            progress(end - position)
+        position = end
 
 
 def _whole_document(path: Path) -> object | None:
@@ -173,9 +171,24 @@ def _stage_document(document: object, plan: FilePlan, arrival: Arrival) -> Itera
         yield stage(chunk, Arrival(arrival.source, arrival.arrived_at, origin, sent_at, True), offset)
 
 
-def _stage_lines(lines: list[bytes], line_base: int, plan: FilePlan, arrival: Arrival, start: int) -> pa.Table:
-    raw = pa.array(lines, pa.binary())
-    numbers = pa.array(range(line_base + 1, line_base + len(lines) + 1), pa.int64())
+def _stage_block(
+    data: bytes | memoryview, has_envelope: bool, line_base: int, plan: FilePlan, arrival: Arrival, start: int
+) -> tuple[pa.Table, int]:
+    """The staged table of a block of whole lines, and how many lines it held.
+
+    Lines are cut with NumPy and become an Arrow array over the block's own
+    bytes, without a Python object per line. ``has_envelope``: whether
+    ``"batch"`` occurs in the block (an envelope line may hide there).
+    """
+    if len(data) and data[-1] != 10:
+        data = bytes(data) + b"\n"  # the file's last line had no newline
+    ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+    offsets = np.empty(len(ends) + 1, dtype=np.int32)
+    offsets[0] = 0
+    offsets[1:] = ends + 1
+    with_newlines = pa.Array.from_buffers(pa.binary(), len(ends), [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+    raw = pc.binary_slice(with_newlines, 0, -1)  # each line without its newline
+    numbers = pa.array(np.arange(line_base + 1, line_base + len(ends) + 1), pa.int64())
     keep = pc.greater(pc.binary_length(pc.utf8_trim_whitespace(_as_text(raw))), 0)
     raw, numbers = raw.filter(keep), numbers.filter(keep)
     text = _as_text(raw)
@@ -184,9 +197,9 @@ def _stage_lines(lines: list[bytes], line_base: int, plan: FilePlan, arrival: Ar
     )
     table = stage(text, Arrival(arrival.source, arrival.arrived_at, "", None, True), start)
     table = table.set_column(STAGED_SCHEMA.get_field_index("origin"), "origin", origin)
-    if not any(b'"batch"' in line for line in lines):
-        return table  # no envelope can hide here: skip the query
-    return expand_envelopes(table)
+    if not has_envelope:
+        return table, len(ends)  # no envelope can hide here: skip the query
+    return expand_envelopes(table), len(ends)
 
 
 def _as_text(raw: pa.Array) -> pa.Array:

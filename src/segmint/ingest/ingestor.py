@@ -24,10 +24,12 @@ from segmint.clock import Clock, SystemClock
 from segmint.ingest.dedup import DedupIndex
 from segmint.ingest.normalize import normalize_sql
 from segmint.ingest.validate import judge
+from segmint.errors import StoreError
 from segmint.store.store import Store
 
 # Below this many messages the Python path is faster (no query planning).
 PYTHON_PATH_MAX_ROWS = 5000
+SQL_SLICE_ROWS = 8192
 
 # Columns of ``events`` in table order.
 EVENT_COLUMNS = (
@@ -80,18 +82,17 @@ def valid_mask(normalized: pa.Table) -> np.ndarray:
 
 
 def first_copies(normalized: pa.Table, valid: np.ndarray) -> np.ndarray:
-    """Valid messages that are the first of their (source, messageId) in the batch."""
-    positions = pa.table(
+    """Valid messages that are the first (lowest ``ord``) of their (source, messageId) in the batch."""
+    ords = normalized.column("ord").to_numpy()
+    keyed = pa.table(
         {
             "source": normalized.column("source"),
             "message_id": normalized.column("message_id"),
-            "pos": pa.array(np.arange(normalized.num_rows), pa.int64()),
+            "ord": pa.array(ords, pa.int64()),
         }
     ).filter(pa.array(valid))
-    firsts = positions.group_by(["source", "message_id"], use_threads=False).aggregate([("pos", "min")])
-    first = np.zeros(normalized.num_rows, dtype=bool)
-    first[firsts.column("pos_min").to_numpy()] = True
-    return first
+    firsts = keyed.group_by(["source", "message_id"], use_threads=False).aggregate([("ord", "min")])
+    return np.isin(ords, firsts.column("ord_min").to_numpy()) & valid
 
 
 class Ingestor:
@@ -121,35 +122,134 @@ class Ingestor:
         ``store_failures=False`` is for replaying failed messages: one that
         fails again keeps its original record instead of gaining a copy.
         """
-        result = IngestResult(received=staged.num_rows)
         if staged.num_rows == 0:
-            return result
+            return IngestResult()
+        if staged.num_rows > PYTHON_PATH_MAX_ROWS and not want_rows:
+            return self._ingest_in_sql(staged, store_failures)
+        return self.ingest_judged(
+            normalize_staged(self._con, staged), want_rows=want_rows, store_failures=store_failures
+        )
+
+    def _ingest_in_sql(self, staged: pa.Table, store_failures: bool) -> IngestResult:
+        """:meth:`ingest` for large batches: the messages never come back to Python.
+
+        The judged batch stays in a DuckDB temporary table; only the
+        columns deduplication needs are fetched, and the accepted rows are
+        inserted from the table by position. Same rules, same result
+        (tests/ingest/test_ingestor.py holds it to the Arrow path).
+        """
         con = self._con
-        normalized = normalize_staged(con, staged)
+        # In slices, so that DuckDB judges them on every core.
+        con.register("staged_in", pa.Table.from_batches(staged.to_batches(max_chunksize=SQL_SLICE_ROWS)))
+        try:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE judged_in AS {normalize_sql('staged_in')}")
+        finally:
+            con.unregister("staged_in")
+        try:
+            keys = con.sql(
+                "SELECT ord, source, message_id, reason, msg_key, msg_key_hi FROM judged_in"
+            ).to_arrow_table()
+            result, accepted, low, high = self._decide(keys)
+            valid = valid_mask(keys)
+            # One row per judged row, in the table's order (the order ``keys``
+            # was read in): a positional join picks the accepted ones without
+            # hashing or sorting. ``ord`` must match row for row, and the
+            # count is checked, so a misaligned join fails instead of losing rows.
+            seqs = self._next_seq - 1 + np.cumsum(accepted, dtype=np.int64)
+            chosen = pa.table({"ord": keys.column("ord"), "keep": pa.array(accepted), "seq": pa.array(seqs)})
+            columns = ", ".join(
+                "c.seq" if name == "seq" else "?::TIMESTAMPTZ" if name == "ingested_at" else f'j."{name}"'
+                for name in EVENT_COLUMNS
+            )
+            stored_failures = 0
+            con.register("chosen_in", chosen)
+            con.execute("BEGIN TRANSACTION")
+            try:
+                if result.accepted:
+                    inserted = con.execute(
+                        f"""INSERT INTO events SELECT {columns}
+                            FROM judged_in j POSITIONAL JOIN chosen_in c WHERE c.keep AND c.ord = j.ord""",
+                        [self._clock.now()],
+                    ).fetchall()[0][0]
+                    if inserted != result.accepted:
+                        raise StoreError(f"stored {inserted} messages of {result.accepted}; nothing was committed")
+                if store_failures and not valid.all():
+                    stored_failures = self._store_failures("(SELECT * FROM judged_in WHERE reason IS NOT NULL)")
+                con.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
+            finally:
+                con.unregister("chosen_in")
+        finally:
+            con.execute("DROP TABLE IF EXISTS judged_in")
+        if result.accepted:
+            self._index.add(low[accepted], high[accepted])
+            result.first_seq = self._next_seq
+            result.last_seq = self._next_seq + result.accepted - 1
+            self._next_seq += result.accepted
+        self._next_failed += stored_failures
+        return result
+
+    def _rollback(self) -> None:
+        try:
+            self._con.execute("ROLLBACK")
+        except duckdb.TransactionException:
+            pass  # the failed statement (or COMMIT itself) already ended the transaction
+
+    def _decide(self, normalized: pa.Table) -> tuple[IngestResult, np.ndarray, np.ndarray, np.ndarray]:
+        """Which judged messages are stored: valid, first of their key in the batch, not stored before."""
+        result = IngestResult(received=normalized.num_rows)
         valid = valid_mask(normalized)
         ords = normalized.column("ord").to_numpy()
         low = normalized.column("msg_key").fill_null(0).to_numpy().astype(np.uint64)
         high = normalized.column("msg_key_hi").fill_null(0).to_numpy().astype(np.uint64)
         accepted = first_copies(normalized, valid)
         accepted &= ~self._index.contains(low, high)
-
         reasons = normalized.column("reason").to_pylist()
-        result.failures = [Failure(int(ords[i]), reasons[i]) for i in np.flatnonzero(~valid)]
+        # In ord order whatever order the rows came in (a parallel scan may reorder them).
+        failed = np.flatnonzero(~valid)
+        result.failures = [Failure(int(ords[i]), reasons[i]) for i in failed[np.argsort(ords[failed], kind="stable")]]
         result.accepted = int(accepted.sum())
         result.duplicates = int(valid.sum()) - result.accepted
-        result.accepted_ords = ords[accepted]
+        result.accepted_ords = np.sort(ords[accepted])
+        return result, accepted, low, high
+
+    def judge(self, staged: pa.Table) -> pa.Table:
+        """``staged`` judged and normalised, as :meth:`ingest_judged` takes it."""
+        return normalize_staged(self._con, staged)
+
+    def ingest_judged(
+        self, normalized: pa.Table, *, want_rows: bool = False, store_failures: bool = True
+    ) -> IngestResult:
+        """Store a batch already judged (``normalize_sql``'s columns, one row per staged message).
+
+        The collector judges each request in its handler, off the writer
+        thread; the writer then only deduplicates and commits.
+        """
+        if normalized.num_rows == 0:
+            return IngestResult()
+        con = self._con
+        result, accepted, low, high = self._decide(normalized)
+        valid = valid_mask(normalized)
         rows = self._event_rows(normalized, accepted) if result.accepted else None
         stored_failures = 0
-        con.execute("BEGIN TRANSACTION")
+        failing = store_failures and bool(result.failures)
+        if rows is not None:
+            con.register("event_rows", rows)
         try:
-            if rows is not None:
-                con.register("event_rows", rows)
-                con.execute("INSERT INTO events SELECT * FROM event_rows")
-            if store_failures and result.failures:
+            if not failing and rows is not None:
+                # One call: each call gives up the GIL and must win it back,
+                # which under load costs the writer milliseconds per call.
+                con.execute("BEGIN TRANSACTION; INSERT INTO events SELECT * FROM event_rows; COMMIT")
+            elif failing:
+                con.execute("BEGIN TRANSACTION")
+                if rows is not None:
+                    con.execute("INSERT INTO events SELECT * FROM event_rows")
                 stored_failures = self._store_failures(normalized.filter(pa.array(~valid)))
-            con.execute("COMMIT")
+                con.execute("COMMIT")
         except BaseException:
-            con.execute("ROLLBACK")
+            self._rollback()
             raise
         finally:
             if rows is not None:
@@ -174,11 +274,14 @@ class Ingestor:
         }
         return pa.table({name: extra[name] if name in extra else rows.column(name) for name in EVENT_COLUMNS})
 
-    def _store_failures(self, failed: pa.Table) -> int:
+    def _store_failures(self, failed: pa.Table | str) -> int:
+        """Store the failed rows (an Arrow table, or a relation in SQL); how many were new."""
         # The same invalid message sent again (a retry, a file imported
         # twice) is kept once while it waits for a fix.
         con = self._con
-        con.register("failed_in", failed)
+        relation = failed if isinstance(failed, str) else "failed_in"
+        if not isinstance(failed, str):
+            con.register("failed_in", failed)
         try:
             con.execute(
                 """
@@ -187,18 +290,19 @@ class Ingestor:
                 SELECT ? + row_number() OVER (ORDER BY ord) - 1, source, received_at, origin,
                        reason, raw, raw_key, user_id, anonymous_id
                 FROM (
-                    SELECT *, md5_number_lower(source || chr(0) || raw) AS raw_key FROM failed_in
+                    SELECT *, md5_number_lower(source || chr(0) || raw) AS raw_key FROM {relation} AS f
                     QUALIFY row_number() OVER (PARTITION BY source, raw ORDER BY ord) = 1
                 ) AS n
                 WHERE NOT EXISTS (
                     SELECT 1 FROM failed_messages f
                     WHERE f.raw_key = n.raw_key AND f.source = n.source AND f.raw = n.raw
                       AND f.status = 'failed')
-                """,
+                """.replace("{relation}", relation),
                 [self._next_failed],
             )
         finally:
-            con.unregister("failed_in")
+            if not isinstance(failed, str):
+                con.unregister("failed_in")
         return self._scalar_in_tx("SELECT count(*) FROM failed_messages WHERE id >= ?", self._next_failed)
 
     def _scalar_in_tx(self, sql: str, param: int) -> int:

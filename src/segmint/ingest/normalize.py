@@ -49,6 +49,7 @@ _INDEX = {name: i + 1 for i, (name, _) in enumerate(_FIELDS)}  # 1-based, as Duc
 
 _SCHEMA = "{" + ",".join(f'"{name}":"{kind}"' for name, kind in _FIELDS) + "}"
 _PATHS = "[" + ",".join(f"'$.{name}'" for name, _ in _FIELDS) + "]"
+_KNOWN_PRESENT = "len(list_filter(t, lambda x: x IS NOT NULL))"
 _STRIP = "{" + ",".join(f'"{name}":null' for name, _ in _FIELDS) + "}"
 
 # An identifier is a string or an integer; a float or an object is refused.
@@ -157,9 +158,10 @@ def normalize_sql(staged: str = "staged") -> str:
     """The query that validates and normalises every row of ``staged``."""
     return f"""
 WITH checked AS (
-    SELECT *, json_valid(raw) AS is_json, strlen(raw) AS size FROM {staged}
+    -- try(): one parse says both whether the text is JSON and what it holds.
+    SELECT *, try(json_type(raw)) AS top_type, strlen(raw) AS size FROM {staged}
 ), typed AS (
-    SELECT *, CASE WHEN is_json THEN json_type(raw) END AS top_type FROM checked
+    SELECT *, top_type IS NOT NULL AS is_json FROM checked
 ), fields AS (
     SELECT *,
            CASE WHEN top_type = 'OBJECT' THEN from_json(raw, '{_SCHEMA}') END AS m,
@@ -199,6 +201,11 @@ WITH checked AS (
     SELECT *,
         coalesce(early_reason, CASE WHEN NOT (ts_event {_IN_RANGE}) THEN '{OUT_OF_RANGE_REASON}' END) AS reason
     FROM timed
+), keyed AS (
+    SELECT *, CASE WHEN reason IS NULL THEN coalesce(id_message, 'md5-' || md5(raw)) END AS full_id FROM final
+), hashed AS (
+    -- One MD5 for both halves: md5_number's high 64 bits are md5_number_lower, its low ones md5_number_upper.
+    SELECT *, md5_number(source || chr(0) || full_id) AS key128 FROM keyed
 )
 SELECT
     ord,
@@ -207,11 +214,9 @@ SELECT
     CASE WHEN reason IS NOT NULL THEN raw END AS raw,
     reason,
     ts_received AS received_at,
-    CASE WHEN reason IS NULL THEN coalesce(id_message, 'md5-' || md5(raw)) END AS message_id,
-    CASE WHEN reason IS NULL THEN md5_number_lower(
-        source || chr(0) || coalesce(id_message, 'md5-' || md5(raw))) END AS msg_key,
-    CASE WHEN reason IS NULL THEN md5_number_upper(
-        source || chr(0) || coalesce(id_message, 'md5-' || md5(raw))) END AS msg_key_hi,
+    full_id AS message_id,
+    (key128 >> 64)::UBIGINT AS msg_key,
+    (key128 & 18446744073709551615::UHUGEINT)::UBIGINT AS msg_key_hi,
     CASE WHEN reason IS NULL THEN m.type END AS type,
     CASE WHEN m.type = 'track' THEN m.event END AS event,
     CASE WHEN (m.type = 'page' OR m.type = 'screen') AND {_t('name')} = 'VARCHAR' THEN m.name END AS name,
@@ -230,7 +235,9 @@ SELECT
          THEN json_extract(m.context, '$.traits') END AS traits,
     CASE WHEN {_t('context')} = 'OBJECT' THEN m.context END AS context,
     CASE WHEN {_t('integrations')} = 'OBJECT' THEN m.integrations END AS integrations,
-    CASE WHEN reason IS NULL THEN
+    -- Rebuilding the message without its known fields is costly; most
+    -- messages have no other key (json_keys counts each key, the type list each known one present).
+    CASE WHEN reason IS NULL AND len(json_keys(raw)) > {_KNOWN_PRESENT} THEN
         nullif(json_merge_patch(raw, '{_STRIP}')::VARCHAR, '{{}}')::JSON END AS extra
-FROM final
+FROM hashed
 """

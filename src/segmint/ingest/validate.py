@@ -3,17 +3,20 @@
 DuckDB spends ~30 ms binding and optimising the normalisation query
 whatever the batch size, which dominates a collector commit of a few
 hundred messages. This module applies the same rules message by message in
-Python (about 10 µs a message) and borrows DuckDB only for parsing
-timestamps, with the very SQL expression ``normalize.py`` uses, so that
-what counts as an ISO-8601 instant cannot drift. The ingestor picks this
-path for small batches and the SQL path for bulk imports; a differential
-test (tests/ingest/test_validate.py) holds the two to identical results.
+Python and borrows DuckDB only for timestamps in unusual forms, with the
+very SQL expression ``normalize.py`` uses (``instants.py``), so that what
+counts as an ISO-8601 instant cannot drift. The collector runs it in its
+request handlers, before the writer thread, on the messages it has already
+parsed. The ingestor picks this path for small batches and the SQL path
+for bulk imports; a differential test (tests/ingest/test_validate.py)
+holds the two to identical results.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -22,12 +25,12 @@ import numpy as np
 import orjson
 import pyarrow as pa
 
+from segmint.ingest.instants import FIRST_US, LAST_US, NULL, parse_instants
 from segmint.ingest.normalize import (
     ID_JSON_TYPES,
     MAX_MESSAGE_BYTES,
     MESSAGE_TYPES,
     OUT_OF_RANGE_REASON,
-    instant_sql,
 )
 
 _KNOWN = (
@@ -133,33 +136,35 @@ def _structural_reason(message: Any, size: int, ids: dict[str, Any]) -> str | No
     return None
 
 
-_NULL = np.iinfo(np.int64).min  # no instant
-_FIRST_US = -62_135_596_800_000_000  # 0001-01-01T00:00:00Z
-_LAST_US = 253_402_300_799_999_999  # 9999-12-31T23:59:59.999999Z
+_NULL = NULL
+_FIRST_US = FIRST_US
+_LAST_US = LAST_US
 
 
-def judge(staged: pa.Table, con: duckdb.DuckDBPyConnection) -> pa.Table:
+def judge(
+    staged: pa.Table, con: duckdb.DuckDBPyConnection | None = None, messages: Sequence[Any] | None = None
+) -> pa.Table:
     """The normalised table for ``staged``: the columns ``normalize_sql`` yields.
 
-    Per message in Python for the checks; instants are parsed by DuckDB in
-    one query and event times computed with NumPy, as microseconds.
+    Per message in Python for the checks; instants are parsed as DuckDB
+    does (``instants.py``) and event times computed with NumPy, as
+    microseconds. ``messages``, when given, are the staged texts already
+    parsed (``orjson.loads(raw)`` of each, ``NOT_JSON`` where that fails),
+    which spares parsing them twice; ``con`` is no longer needed.
     """
     raws: list[str] = staged.column("raw").to_pylist()
     sources: list[str] = staged.column("source").to_pylist()
     count = len(raws)
-    messages: list[Any] = []
+    if messages is None:
+        messages = [parse_message(raw) for raw in raws]
     texts: list[list[str | None]] = [[], [], [], []]
-    for raw in raws:
-        try:
-            message = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            message = _NOT_JSON
-        messages.append(message)
+    for message in messages:
         is_dict = type(message) is dict
         for column, field in zip(texts, _INSTANTS):
             value = message.get(field) if is_dict else None
             column.append(value if type(value) is str else None)
-    at = _parse_instants(con, texts, staged.column("batch_sent_at"))
+    texts.append(staged.column("batch_sent_at").to_pylist())
+    at = parse_instants(texts)
     at_timestamp, at_original, at_sent, at_received, at_batch = at
     arrived = staged.column("arrived_at").cast(pa.int64()).to_numpy()
     trust = staged.column("trust_received_at").to_numpy(zero_copy_only=False).astype(bool)
@@ -175,21 +180,25 @@ def judge(staged: pa.Table, con: duckdb.DuckDBPyConnection) -> pa.Table:
         ),
     )
 
-    columns: dict[str, list[Any]] = {name: [] for name in _TEXT_OUTPUT}
-    valid = np.zeros(count, dtype=bool)
-    for i in range(count):
-        raw, message = raws[i], messages[i]
-        ids = _ids(message) if type(message) is dict else _NO_IDS
+    # Plain ints: indexing NumPy arrays per message costs more than the checks.
+    parsed = zip(at_timestamp.tolist(), at_original.tolist(), at_sent.tolist(), at_received.tolist())
+    times = event_time.tolist()
+    rows: list[tuple[Any, ...]] = []
+    for raw, message, source, instants, when in zip(raws, messages, sources, parsed, times):
         if message is _NOT_JSON:
-            reason: str | None = "not valid JSON"
-        else:
-            reason = _structural_reason(message, len(raw.encode()), ids)
-            if reason is None:
-                reason = _late_reason(message, at_timestamp[i], at_original[i], at_sent[i], at_received[i])
-            if reason is None and not _FIRST_US <= event_time[i] <= _LAST_US:
-                reason = OUT_OF_RANGE_REASON
-        _row(columns, raw, message, reason, sources[i], ids)
-        valid[i] = reason is None
+            rows.append(_failed_row(raw, "not valid JSON", message, _NO_IDS))
+            continue
+        ids = _ids(message) if type(message) is dict else _NO_IDS
+        # UTF-8 takes at most 4 bytes a character: count bytes only when it could matter.
+        size = len(raw) if len(raw) * 4 <= MAX_MESSAGE_BYTES else len(raw.encode())
+        reason = _structural_reason(message, size, ids)
+        if reason is None:
+            reason = _late_reason(message, *instants)
+        if reason is None and not _FIRST_US <= when <= _LAST_US:
+            reason = OUT_OF_RANGE_REASON
+        rows.append(_valid_row(raw, message, source, ids) if reason is None else _failed_row(raw, reason, message, ids))
+    columns = dict(zip(_TEXT_OUTPUT, zip(*rows))) if rows else {name: () for name in _TEXT_OUTPUT}
+    valid = np.fromiter((r is None for r in columns["reason"]), dtype=bool, count=count)
 
     event_time = np.where(valid, event_time, _NULL)  # no event time for a message that failed
     out: dict[str, Any] = {
@@ -207,7 +216,16 @@ def judge(staged: pa.Table, con: duckdb.DuckDBPyConnection) -> pa.Table:
     return pa.table(out)
 
 
-_NOT_JSON = object()
+NOT_JSON = _NOT_JSON = object()  # a text that is not JSON
+
+
+def parse_message(raw: str) -> Any:
+    """A message text parsed as validation reads it: ``NOT_JSON`` when it is not JSON."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return _NOT_JSON
+
 _NO_IDS: dict[str, Any] = dict.fromkeys(_IDS)
 
 
@@ -224,46 +242,56 @@ def _late_reason(message: dict[str, Any], *parsed: int) -> str | None:
     return None
 
 
-def _row(
-    columns: dict[str, list[Any]], raw: str, message: Any, reason: str | None, source: str, ids: dict[str, Any]
-) -> None:
-    is_dict = type(message) is dict
-    valid = reason is None
-    get = message.get if is_dict else _nothing
+# A row's text columns, in _TEXT_OUTPUT order:
+# raw, reason, message_id, msg_key, msg_key_hi, type, event, name, user_id, anonymous_id,
+# previous_id, group_id, properties, traits, context, integrations, extra
+
+
+def _valid_row(raw: str, message: dict[str, Any], source: str, ids: dict[str, Any]) -> tuple[Any, ...]:
+    get = message.get
     kind = get("type")
-    columns["reason"].append(reason)
-    columns["raw"].append(None if valid else raw)
-    if valid:
-        full_id = ids["messageId"] or "md5-" + hashlib.md5(raw.encode()).hexdigest()
-        columns["message_id"].append(full_id)
-        low, high = message_key(source, full_id)
-        columns["msg_key"].append(low)
-        columns["msg_key_hi"].append(high)
-        columns["type"].append(kind)
-    else:
-        columns["message_id"].append(None)
-        columns["msg_key"].append(None)
-        columns["msg_key_hi"].append(None)
-        columns["type"].append(None)
+    full_id = ids["messageId"] or "md5-" + hashlib.md5(raw.encode()).hexdigest()
+    low, high = message_key(source, full_id)
     event = get("event") if kind == "track" else None
-    columns["event"].append(as_text(event) if event is not None else None)
     name = get("name")
-    columns["name"].append(name if (kind == "page" or kind == "screen") and type(name) is str else None)
-    for column, field in _ID_COLUMNS:
-        value = ids[field]
-        columns[column].append(None if value is _BAD else value)
-    for field in _OBJECTS:
-        value = get(field)
-        if field == "traits" and type(value) is not dict and kind == "identify":
-            # Some SDKs (rudder-sdk-python) send identify traits only in context.traits.
-            context = get("context")
-            value = context.get("traits") if type(context) is dict else None
-        columns[field].append(dumps(value) if type(value) is dict else None)
-    if valid:
-        extra = {k: v for k, v in message.items() if k not in _KNOWN_SET}
-        columns["extra"].append(dumps(extra) if extra else None)
-    else:
-        columns["extra"].append(None)
+    properties, traits, context, integrations = _objects(get, kind)
+    extra = {k: v for k, v in message.items() if k not in _KNOWN_SET}
+    return (
+        None, None, full_id, low, high, kind,
+        as_text(event) if event is not None else None,
+        name if (kind == "page" or kind == "screen") and type(name) is str else None,
+        ids["userId"], ids["anonymousId"], ids["previousId"], ids["groupId"],
+        properties, traits, context, integrations,
+        dumps(extra) if extra else None,
+    )  # fmt: skip
+
+
+def _failed_row(raw: str, reason: str, message: Any, ids: dict[str, Any]) -> tuple[Any, ...]:
+    get = message.get if type(message) is dict else _nothing
+    kind = get("type")
+    event = get("event") if kind == "track" else None
+    name = get("name")
+    properties, traits, context, integrations = _objects(get, kind)
+    return (
+        raw, reason, None, None, None, None,
+        as_text(event) if event is not None else None,
+        name if (kind == "page" or kind == "screen") and type(name) is str else None,
+        *(None if ids[field] is _BAD else ids[field] for _, field in _ID_COLUMNS),
+        properties, traits, context, integrations, None,
+    )  # fmt: skip
+
+
+def _objects(get: Any, kind: Any) -> tuple[str | None, ...]:
+    properties, traits, context, integrations = get("properties"), get("traits"), get("context"), get("integrations")
+    if type(traits) is not dict and kind == "identify":
+        # Some SDKs (rudder-sdk-python) send identify traits only in context.traits.
+        traits = context.get("traits") if type(context) is dict else None
+    return (
+        dumps(properties) if type(properties) is dict else None,
+        dumps(traits) if type(traits) is dict else None,
+        dumps(context) if type(context) is dict else None,
+        dumps(integrations) if type(integrations) is dict else None,
+    )
 
 
 def _nothing(key: str) -> None:
@@ -284,31 +312,10 @@ _OUTPUT: dict[str, pa.DataType] = {
 }  # fmt: skip
 _TIME_OUTPUT = frozenset({"received_at", "event_time", "timestamp", "original_timestamp", "sent_at"})
 _TEXT_OUTPUT = tuple(name for name in _OUTPUT if name not in _TIME_OUTPUT)
-
-
-def _parse_instants(
-    con: duckdb.DuckDBPyConnection, texts: list[list[str | None]], batch_sent_at: pa.ChunkedArray
-) -> list[np.ndarray]:
-    """Each instant column as microseconds since the epoch (``_NULL`` when none)."""
-    table = pa.table(
-        {
-            "a": pa.array(texts[0], pa.string()),
-            "b": pa.array(texts[1], pa.string()),
-            "c": pa.array(texts[2], pa.string()),
-            "d": pa.array(texts[3], pa.string()),
-            "e": batch_sent_at,
-        }
-    )
-    con.register("instant_texts", table)
-    try:
-        result = con.execute(
-            "SELECT "
-            + ", ".join(f"coalesce(epoch_us({instant_sql(c)}), {_NULL}) AS {c}" for c in "abcde")
-            + " FROM instant_texts"
-        ).fetchnumpy()
-    finally:
-        con.unregister("instant_texts")
-    return [np.asarray(result[c], dtype=np.int64) for c in "abcde"]
+assert _TEXT_OUTPUT == (
+    "raw", "reason", "message_id", "msg_key", "msg_key_hi", "type", "event", "name", "user_id", "anonymous_id",
+    "previous_id", "group_id", "properties", "traits", "context", "integrations", "extra",
+)  # the order _valid_row and _failed_row build  # fmt: skip
 
 
 def message_key(source: str, message_id: str) -> tuple[int, int]:

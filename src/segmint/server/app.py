@@ -22,8 +22,14 @@ from starlette.routing import Route
 
 from segmint.errors import IngestError, NotFoundError, PayloadError, SegmintError
 from segmint.ingest.staging import Arrival, stage
+from segmint.ingest.validate import judge
 from segmint.server.envelope import ENDPOINTS, parse_tracking
 from segmint.server.runtime import Runtime
+
+
+# Up to this many messages a request is judged on the event loop (about
+# 1 ms a hundred); larger ones in a worker thread.
+JUDGE_INLINE_MAX = 500
 
 
 def _json(data: Any, status: int = 200) -> Response:
@@ -58,7 +64,14 @@ def create_app(runtime: Runtime) -> Starlette:
             origin=f"{request.method} {request.url.path}",
             batch_sent_at=parsed.batch_sent_at,
         )
-        result = await asyncio.wrap_future(runtime.committer.submit(stage(parsed.raws, arrival)))
+        staged = stage(parsed.raws, arrival)
+        # Judged here, not by the writer, so that the writer only deduplicates
+        # and commits; a large batch is judged off the event loop to keep it responsive.
+        if len(parsed.raws) > JUDGE_INLINE_MAX:
+            judged = await asyncio.to_thread(judge, staged, None, parsed.messages)
+        else:
+            judged = judge(staged, messages=parsed.messages)
+        result = await asyncio.wrap_future(runtime.committer.submit(staged, judged=judged))
         return _json(
             {
                 "success": True,
@@ -189,7 +202,7 @@ def create_app(runtime: Runtime) -> Starlette:
         from segmint.segments.parse import load_segments
 
         payload = orjson.loads(await request.body())
-        loaded = load_segments(payload["segments"])
+        loaded = load_segments(payload["segments"], payload.get("traits"))
         identity = IdentityConfig.model_validate(payload["identity"])
         as_of = parse_instant(payload["as_of"])
         result = await asyncio.to_thread(evaluate_duckdb, runtime.store.cursor(), loaded, identity, as_of)

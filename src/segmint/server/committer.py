@@ -1,9 +1,11 @@
 """Group commit: many requests, one transaction, every request answered after it.
 
 Requests hand their staged messages to :meth:`GroupCommitter.submit` and
-wait on the returned future. One writer thread takes everything waiting,
-stores it in one transaction, runs the post-commit hooks (live profiles,
-real-time segments) and only then resolves the futures, so a 200 always
+wait on the returned future; the collector's requests come already judged
+(validated in the request handler, so that the writer's time goes to
+deduplication and the commit alone). One writer thread takes everything
+waiting, stores it in one transaction, runs the post-commit hooks (live
+profiles, real-time segments) and only then resolves the futures, so a 200 always
 means durable and visible. Under load the batches grow by themselves:
 whatever arrived while the last commit ran goes into the next one.
 """
@@ -34,6 +36,7 @@ class _Pending:
     staged: pa.Table
     future: Future[IngestResult]
     store_failures: bool = True
+    judged: pa.Table | None = None  # ``staged`` judged by the submitter, row for row
 
 
 class GroupCommitter:
@@ -63,9 +66,12 @@ class GroupCommitter:
         self._queue.put(None)
         self._thread.join(timeout=30)
 
-    def submit(self, staged: pa.Table, *, store_failures: bool = True) -> Future[IngestResult]:
+    def submit(
+        self, staged: pa.Table, *, store_failures: bool = True, judged: pa.Table | None = None
+    ) -> Future[IngestResult]:
+        """Queue ``staged`` for the next commit; ``judged`` is it already judged (``Ingestor.judge``)."""
         future: Future[IngestResult] = Future()
-        self._queue.put(_Pending(staged, future, store_failures))
+        self._queue.put(_Pending(staged, future, store_failures, judged))
         return future
 
     @property
@@ -74,6 +80,10 @@ class GroupCommitter:
 
     def _run(self) -> None:
         while True:
+            # Requests already waiting when the writer comes free are company
+            # enough: waiting for more would only lengthen every commit under
+            # load. An idle writer waits up to max_wait for concurrent requests.
+            backlog = not self._queue.empty()
             first = self._queue.get()
             if first is None:
                 return
@@ -82,7 +92,7 @@ class GroupCommitter:
                 continue
             group = [first]
             rows = first.staged.num_rows
-            deadline = time.monotonic() + self._max_wait
+            deadline = time.monotonic() + (0.0 if backlog else self._max_wait)
             stop = False
             while rows < self._max_rows:
                 timeout = deadline - time.monotonic()
@@ -109,10 +119,8 @@ class GroupCommitter:
             return
         try:
             with self._lock:
-                result = self._ingestor.ingest(
-                    concat([p.staged for p in group]),
-                    want_rows=bool(self._hooks),
-                    store_failures=group[0].store_failures,
+                result = self._ingestor.ingest_judged(
+                    self._judged(group), want_rows=bool(self._hooks), store_failures=group[0].store_failures
                 )
                 self.commits += 1
         except BaseException as error:  # nothing was committed: every request fails
@@ -130,6 +138,15 @@ class GroupCommitter:
             count = pending.staged.num_rows
             pending.future.set_result(_slice(result, offset, count))
             offset += count
+
+    def _judged(self, group: list[_Pending]) -> pa.Table:
+        """The group's messages judged, numbered as ``concat`` numbers their staged rows."""
+        if all(p.judged is None for p in group):
+            return self._ingestor.judge(concat([p.staged for p in group]))
+        parts = [p.judged if p.judged is not None else self._ingestor.judge(p.staged) for p in group]
+        # SQL and Python judging agree on values; the SQL side names UTC "Etc/UTC".
+        whole = pa.concat_tables([part.cast(parts[0].schema) for part in parts]) if len(parts) > 1 else parts[0]
+        return whole.set_column(0, "ord", pa.array(np.arange(whole.num_rows), pa.int64()))
 
 
 def _slice(result: IngestResult, offset: int, count: int) -> IngestResult:

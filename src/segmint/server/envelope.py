@@ -18,7 +18,7 @@ import orjson
 
 from segmint.config.model import Config
 from segmint.errors import AuthError, PayloadError
-from segmint.ingest.validate import dumps
+from segmint.ingest.validate import dumps, parse_message
 
 MAX_BATCH_BYTES = 500 * 1024
 MAX_BATCH_MESSAGES = 2500
@@ -42,6 +42,9 @@ class TrackingRequest:
     source: str
     raws: list[str]
     batch_sent_at: str | None
+    # Each raw text parsed back (what orjson.loads(raw) gives, validate.NOT_JSON
+    # if it fails), so that validation does not parse every message twice.
+    messages: list[Any] | None = None
 
 
 def decode_body(body: bytes, content_encoding: str | None, limit: int) -> bytes:
@@ -92,20 +95,39 @@ def parse_tracking(
                 f"a batch may hold at most {MAX_BATCH_MESSAGES} messages; this one has {len(messages)}", 413
             )
         sent_at = payload.get("sentAt")
-        raws = [_message_text(m) for m in messages]
-        return TrackingRequest(source, raws, sent_at if isinstance(sent_at, str) else None)
+        raws, parsed = _texts(messages)
+        return TrackingRequest(source, raws, sent_at if isinstance(sent_at, str) else None, parsed)
     # A single message: the path names its type (Segment's rule).
     payload["type"] = kind
-    return TrackingRequest(source, [_message_text(payload)], None)
+    raws, parsed = _texts([payload])
+    return TrackingRequest(source, raws, None, parsed)
 
 
-def _message_text(message: Any) -> str:
-    if isinstance(message, dict):
-        message.pop("writeKey", None)
-    try:
-        return dumps(message)
-    except RecursionError:
-        raise PayloadError("a message nests too deeply to be read; flatten its properties") from None
+def _texts(messages: list[Any]) -> tuple[list[str], list[Any]]:
+    """Each message as text, and that text parsed back (``orjson.loads(raw)``).
+
+    orjson reads back what it wrote, equal to what it was given, so a
+    message it serialised is its own parse; the rare one past orjson's
+    nesting limit (written by the standard library) is parsed from its text,
+    as validation would.
+    """
+    raws, parsed = [], []
+    for message in messages:
+        if isinstance(message, dict):
+            message.pop("writeKey", None)
+        try:
+            raws.append(orjson.dumps(message).decode())
+            parsed.append(message)
+            continue
+        except TypeError:
+            pass
+        try:
+            raw = dumps(message)
+        except RecursionError:
+            raise PayloadError("a message nests too deeply to be read; flatten its properties") from None
+        raws.append(raw)
+        parsed.append(parse_message(raw))
+    return raws, parsed
 
 
 def _source(config: Config, authorization: str | None, body_key: str | None) -> str:

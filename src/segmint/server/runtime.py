@@ -94,10 +94,11 @@ class Runtime:
 
     def _after_commit(self, result: IngestResult) -> None:
         if result.rows is not None and result.rows.num_rows:
-            rows = result.rows.select(ROW_COLUMNS).to_pylist()  # converted once, read by both
-            self.profiles.apply(rows)
+            self.profiles.apply(result.rows)  # reads the Arrow columns directly
             self._dirty.set()
             try:
+                # Rows as dicts only when there are segments to feed them to.
+                rows = result.rows.select(ROW_COLUMNS).to_pylist() if self.segments.loaded.definitions else []
                 self.segments.on_commit(rows, result.last_seq)
             except Exception as error:  # never stale in silence: reported by the API and `segments list`
                 self.segment_failure = f"{type(error).__name__}: {error}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import threading
@@ -45,6 +46,21 @@ class _Server(uvicorn.Server):
         self.should_exit = True
 
 
+def _tune_gc() -> None:
+    """Keep Python's cyclic collector from walking the server's live state.
+
+    The live profiles and the real-time state are millions of small
+    containers that live as long as the server; each full collection walks
+    them all, and with the default thresholds (a collection every 700
+    allocations) that was most of the cost of applying a commit to live
+    profiles. What exists after start-up is frozen out of collection, and
+    collections run less often; garbage cycles are still collected.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+
+
 def serve(config: Config, db_path: Path, host: str, port: int, on_ready=None) -> None:  # type: ignore[no-untyped-def]
     """Serve until interrupted; the store stays consistent on any stop."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
@@ -64,6 +80,7 @@ def serve(config: Config, db_path: Path, host: str, port: int, on_ready=None) ->
         bound = server.servers[0].sockets[0].getsockname()
         url = f"http://{bound[0]}:{bound[1]}"
         runtime.start(url)
+        _tune_gc()
         if on_ready:
             on_ready(url)
         await task
