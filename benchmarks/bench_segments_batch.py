@@ -266,9 +266,10 @@ engaged_women:
 
 def benchmark_segments() -> LoadedSegments:
     """The demo's segments and the 20 generated ones."""
-    raw = dict(yaml.safe_load(DEMO_CONFIG.read_text())["segments"])
+    demo = yaml.safe_load(DEMO_CONFIG.read_text())
+    raw = dict(demo["segments"])
     raw.update(yaml.safe_load(GENERATED_SEGMENTS))
-    loaded = load_segments(raw)
+    loaded = load_segments(raw, demo.get("traits"))  # lapsing_regulars reads computed traits
     if loaded.errors:
         raise SystemExit("\n".join(map(str, loaded.errors)))
     return loaded
@@ -304,6 +305,7 @@ agg AS (
         count(*) FILTER (WHERE event = 'Order Completed' AND ts > {now} - INTERVAL 60 DAY) AS orders_60d,
         count(*) FILTER (WHERE event = 'Order Completed' AND ts > {now} - INTERVAL 90 DAY) AS orders_90d,
         count(*) FILTER (WHERE event = 'Order Completed' AND ts > {now} - INTERVAL 180 DAY) AS orders_180d,
+        max(ts) FILTER (WHERE event = 'Order Completed') AS last_order,
         avg(total) FILTER (WHERE event = 'Order Completed') AS avg_total,
         sum(total) FILTER (WHERE event = 'Order Completed') AS sum_total,
         max(total) FILTER (WHERE event = 'Order Completed') AS max_total,
@@ -337,7 +339,11 @@ traits AS (
         (arg_max(traits->'plan', (ts, seq)) FILTER (WHERE (traits->'plan') IS NOT NULL)) ->> '$' AS plan,
         (arg_max(traits->'email', (ts, seq)) FILTER (WHERE (traits->'email') IS NOT NULL)) ->> '$' AS email,
         (arg_max(traits->'interests', (ts, seq)) FILTER (WHERE (traits->'interests') IS NOT NULL)) AS interests,
-        (arg_max(traits->'newsletter', (ts, seq)) FILTER (WHERE (traits->'newsletter') IS NOT NULL)) AS newsletter
+        (arg_max(traits->'newsletter', (ts, seq)) FILTER (WHERE (traits->'newsletter') IS NOT NULL)) AS newsletter,
+        (arg_max(traits->'churn_probability', (ts, seq)) FILTER (WHERE (traits->'churn_probability') IS NOT NULL))
+            AS churn_probability,
+        (arg_max(traits->'predicted_clv', (ts, seq)) FILTER (WHERE (traits->'predicted_clv') IS NOT NULL))
+            AS predicted_clv
     FROM msgs
     WHERE type = 'identify'
     GROUP BY pid
@@ -422,7 +428,11 @@ SELECT pid,
     searched_then_bought AS search_then_buy,
     viewed_then_added AS view_then_add_same,
     checkout_abandoner AS checkout_abandoners,
-    woman AND (outdoor_viewer OR pricey_looker) AND NOT big_spender AS engaged_women
+    woman AND (outdoor_viewer OR pricey_looker) AND NOT big_spender AS engaged_women,
+    coalesce(CASE WHEN json_type(churn_probability) IN ('BIGINT', 'UBIGINT', 'DOUBLE') THEN churn_probability::DOUBLE END >= 0.5
+             AND CASE WHEN json_type(predicted_clv) IN ('BIGINT', 'UBIGINT', 'DOUBLE') THEN predicted_clv::DOUBLE END >= 100,
+             false) AS high_value_at_risk,
+    orders >= 3 AND coalesce(last_order <= {now} - INTERVAL 60 DAY, false) AS lapsing_regulars
 FROM flags
 """
 
