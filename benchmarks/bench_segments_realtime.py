@@ -33,7 +33,10 @@
    per event is the difference with the baseline. The time spent in
    Python's cyclic garbage collector is reported too (the input rows are
    frozen out of it with ``gc.freeze()`` first: they are the benchmark's
-   buffer, not the evaluator's state).
+   buffer, not the evaluator's state). The collector follows the policy
+   ``segmint replay`` applies (``segments.realtime.collector.CollectorPolicy``:
+   collect and freeze at start, then freeze every 5,000 messages, young
+   threshold 50,000); ``--gc default`` keeps CPython's default instead.
 5. ``--check``: the three end with the same memberships.
 """
 
@@ -58,6 +61,7 @@ from segmint.config.load import load_config
 from segmint.demo import config_path
 from segmint.segments.parse import load_segments
 from segmint.segments.realtime import RealtimeEvaluator
+from segmint.segments.realtime.collector import CollectorPolicy
 from segmint.segments.realtime.evaluator import micros
 from segmint.store.store import Store
 
@@ -170,32 +174,54 @@ class GcClock:
 GC = GcClock()
 
 
-def replay(stream: list[dict[str, Any]], segments: Any, identity: Any, batch: int, exact: bool) -> tuple[float, RealtimeEvaluator, int]:
+class DefaultCollector:
+    """CPython's default collector policy (``--gc default``): nothing done."""
+
+    def __enter__(self) -> DefaultCollector:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def fed(self, count: int) -> None:
+        pass
+
+
+def collector(policy: str) -> CollectorPolicy | DefaultCollector:
+    return CollectorPolicy() if policy == "replay" else DefaultCollector()
+
+
+def replay(stream: list[dict[str, Any]], segments: Any, identity: Any, batch: int, exact: bool,
+           policy: str = "replay") -> tuple[float, RealtimeEvaluator, int]:
     evaluator = RealtimeEvaluator(segments, identity)
     changes = 0
     latest = None
     GC.seconds, GC.active = 0.0, True
     began = time.process_time()
-    for offset in range(0, len(stream), batch):
-        rows = stream[offset : offset + batch]
-        newest = max(row["event_time"] for row in rows)
-        latest = newest if latest is None or newest > latest else latest
-        if exact:
-            changes += len(evaluator.feed(rows))
-            changes += len(evaluator.advance(latest))
-        else:
-            changes += len(evaluator.advance(latest))
-            changes += len(evaluator.feed(rows))
+    with collector(policy) as gc_policy:  # as `segmint replay` does
+        for offset in range(0, len(stream), batch):
+            rows = stream[offset : offset + batch]
+            newest = max(row["event_time"] for row in rows)
+            latest = newest if latest is None or newest > latest else latest
+            if exact:
+                changes += len(evaluator.feed(rows))
+                changes += len(evaluator.advance(latest))
+            else:
+                changes += len(evaluator.advance(latest))
+                changes += len(evaluator.feed(rows))
+            gc_policy.fed(len(rows))
     spent = time.process_time() - began
     GC.active = False
     return spent, evaluator, changes
 
 
-def rebuild(stream: list[dict[str, Any]], segments: Any, identity: Any) -> tuple[float, RealtimeEvaluator]:
+def rebuild(stream: list[dict[str, Any]], segments: Any, identity: Any,
+            policy: str = "replay") -> tuple[float, RealtimeEvaluator]:
     """State from history, as a restart without a snapshot: everything is already visible."""
     began = time.process_time()
-    evaluator = RealtimeEvaluator(segments, identity, start=max(row["event_time"] for row in stream))
-    evaluator.feed(stream)
+    with collector(policy):
+        evaluator = RealtimeEvaluator(segments, identity, start=max(row["event_time"] for row in stream))
+        evaluator.feed(stream)
     return time.process_time() - began, evaluator
 
 
@@ -210,6 +236,8 @@ def main() -> None:
     parser.add_argument("--limit", type=int, help="replay only the first N messages")
     parser.add_argument("--check", action="store_true")
     parser.add_argument("--profile", action="store_true", help="cProfile the exact replay")
+    parser.add_argument("--gc", choices=["replay", "default"], default="replay",
+                        help="garbage collector policy: segmint replay's (default), or CPython's default")
     args = parser.parse_args()
 
     if args.data:
@@ -240,17 +268,18 @@ def main() -> None:
 
         profiler = cProfile.Profile()
         profiler.enable()
-        replay(stream, segments, identity, args.batch, exact=True)
+        replay(stream, segments, identity, args.batch, exact=True, policy=args.gc)
         profiler.disable()
         pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
         return
-    exact_s, evaluator, exact_changes = replay(stream, segments, identity, args.batch, exact=True)
+    exact_s, evaluator, exact_changes = replay(stream, segments, identity, args.batch, exact=True, policy=args.gc)
     exact_gc = GC.seconds
     gc.collect()
-    server_s, server_eval, server_changes = replay(stream, segments, identity, args.batch, exact=False)
+    server_s, server_eval, server_changes = replay(stream, segments, identity, args.batch, exact=False,
+                                                   policy=args.gc)
     server_gc = GC.seconds
     gc.collect()
-    rebuild_s, rebuilt = rebuild(stream, segments, identity)
+    rebuild_s, rebuilt = rebuild(stream, segments, identity, policy=args.gc)
     plan = evaluator._plan
     n = len(stream)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -265,7 +294,9 @@ def main() -> None:
     print(f"evaluator's own cost: {1e6 * (exact_s - base) / n:.1f} us/event exact, "
           f"{1e6 * (server_s - base) / n:.1f} us/event server style; peak RSS {rss:,.0f} MB")
     print(f"of which in the cyclic garbage collector: {exact_gc:.2f} s exact ({100 * exact_gc / exact_s:.0f}%), "
-          f"{server_gc:.2f} s server style ({100 * server_gc / server_s:.0f}%)")
+          f"{server_gc:.2f} s server style ({100 * server_gc / server_s:.0f}%); policy: "
+          + ("segmint replay's (freeze every 5,000 messages)" if args.gc == "replay"
+             else "CPython's default"))
     sizes = {name: len(ids) for name, ids in evaluator.memberships().items()}
     print("members at the end: " + ", ".join(f"{k} {v:,}" for k, v in sizes.items()))
     if args.check:

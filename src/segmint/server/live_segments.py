@@ -26,6 +26,7 @@ from segmint.config.model import Config
 from segmint.errors import NotFoundError
 from segmint.segments.changes import Change
 from segmint.segments.parse import LoadedSegments, load_segments
+from segmint.segments.realtime.collector import freeze_survivors
 from segmint.store.store import Store
 
 log = logging.getLogger("segmint.segments")
@@ -63,6 +64,7 @@ class LiveSegments:
             self.evaluator.advance(clock.now())
             self._reconcile()
             self.evaluated_at = clock.now()
+        freeze_survivors()  # the state lives as long as the server: off the garbage collector's walks
 
     # ---- lifecycle --------------------------------------------------------
 
@@ -129,6 +131,7 @@ class LiveSegments:
                 [self._clock.now(), self._last_seq, self._fingerprint, state],
             )
             self._con.execute("COMMIT")
+        freeze_survivors()  # and what grew since, every snapshot (segments/realtime/collector.py)
 
     # ---- driving ----------------------------------------------------------
 

@@ -16,7 +16,9 @@ computed trait is one more kind of log there:
   ``days_since``);
 - :class:`ComputedTraitLeaf` is ``trait: NAME`` in a segment when ``NAME`` is
   a computed trait: the value tested by the condition's operators, waking
-  the profile when time alone changes the value.
+  the profile when time alone may flip the *condition*, not at every
+  change of the value (``days_since: X`` with ``gte: 60`` wakes once, when
+  the 60th day begins, not every day).
 
 Numbers are doubles; sums are exact and rounded once (``state.exact``), so
 the order events arrive in never changes a value.
@@ -24,6 +26,7 @@ the order events arrive in never changes a value.
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_right, insort
 from collections.abc import Sequence
 from typing import Any
@@ -268,24 +271,66 @@ def _next_day(last: int, now: int) -> int:
     return last + ((now - last) // DAY_MICROS + 1) * DAY_MICROS
 
 
-class ComputedTraitLeaf:
-    """``trait: NAME`` on a computed trait: its value at the instant, tested by the operators."""
+FOREVER = 1 << 62  # beyond any instant the clock reaches
+STEPS = 8  # value changes looked through for a flip of the condition; beyond, a wake-up looks again
 
-    __slots__ = ("comparisons", "definition", "name", "slot", "test")
+
+def _integer_points(comparisons: tuple[Comparison, ...]) -> list[int]:
+    """The integers at which an integer value's answer may change (constant between them)."""
+    points = set()
+    for comparison in comparisons:
+        operands = comparison.value if isinstance(comparison.value, tuple) else (comparison.value,)
+        for v in operands:
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
+                points.update((math.floor(v), math.floor(v) + 1))
+    return sorted(points)
+
+
+class ComputedTraitLeaf:
+    """``trait: NAME`` on a computed trait: its value at the instant, tested by the operators.
+
+    Its wake-up is the next instant time alone may flip the test: the value's
+    next changes are looked through (``next_change``) until the answer
+    differs, up to ``STEPS`` of them (then it wakes there and looks again);
+    an all-history ``days_since`` goes straight to the day the answer changes.
+    """
+
+    __slots__ = ("comparisons", "definition", "name", "points", "since", "slot", "test", "timed")
 
     def __init__(self, slot: int, definition: TraitDefinition, comparisons: tuple[Comparison, ...]) -> None:
         self.slot, self.definition, self.comparisons = slot, definition, comparisons
         self.name = definition.name
         self.test = compile_test(comparisons)
-
-    @property
-    def timed(self) -> bool:
-        return self.definition.timed
+        self.timed = definition.timed
+        self.since = definition.kind == "days_since" and not definition.horizon
+        self.points = _integer_points(comparisons)
 
     def evaluate(self, states: States, now: int) -> tuple[bool, int | None]:
         value = trait_value(self.definition, states, self.slot, now)
-        due = next_change(self.definition, states, self.slot, now) if self.definition.timed else None
-        return self.test(value), due
+        truth = self.test(value)
+        if not self.timed:
+            return truth, None
+        return truth, self._next_flip(states, now, value, truth)
+
+    def _next_flip(self, states: States, now: int, value: Any, truth: bool) -> int | None:
+        definition, slot, test = self.definition, self.slot, self.test
+        if self.since:
+            if value is None:
+                return None  # no event yet: only a new one changes it
+            last = max(log.summary.last[0] for log in _logs(states, slot)  # type: ignore[union-attr]
+                       if log.summary.last is not None) >> SEQ_BITS
+            # The value is (t - last) // DAY at t: whole days, one more each day.
+            for days in self.points:
+                if days > value and test(days) != truth:
+                    at = last + days * DAY_MICROS
+                    return at if at < FOREVER else None
+            return None
+        at: int | None = now
+        for _ in range(STEPS):
+            at = next_change(definition, states, slot, at)  # type: ignore[arg-type]
+            if at is None or test(trait_value(definition, states, slot, at)) != truth:
+                return at
+        return at
 
     def explain(self, states: States, now: int) -> dict[str, Any]:
         value = trait_value(self.definition, states, self.slot, now)

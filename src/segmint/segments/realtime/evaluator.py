@@ -170,7 +170,7 @@ class RealtimeEvaluator:
         """
         target, held, schedule = micros(now), self._held, self._schedule
         changes: list[Change] = []
-        timers = schedule.heap
+        timers, heappop = schedule.heap, heapq.heappop
         while True:
             at = held[0][0] if held else None
             timer = None
@@ -179,22 +179,29 @@ class RealtimeEvaluator:
                 if waiting.alive and waiting.due == when:
                     timer = when
                     break
-                heapq.heappop(timers)
+                heappop(timers)
             if timer is not None and (at is None or timer < at):
                 at = timer
             if at is None or at > target:
                 break
             self._clock = at
             while held and held[0][0] == at:
-                self._apply(heapq.heappop(held)[3], at)
+                self._apply(heappop(held)[3], at)
             if timer == at:
-                for profile in schedule.pop(at):
-                    due_of = profile.due_of
-                    due = [leaf for leaf, when in due_of.items() if when <= at]
-                    if due:
-                        profile.dirty.update(due)
-                        self._touched[profile] = None
-                    elif due_of:
+                touched = self._touched
+                while timers and timers[0][0] == at:  # every profile due now (stale entries skipped)
+                    _, _, profile = heappop(timers)
+                    if not profile.alive or profile.due != at:
+                        continue
+                    profile.due = None
+                    due_of, dirty, woken = profile.due_of, profile.dirty, False
+                    for leaf, when in due_of.items():
+                        if when <= at:
+                            dirty.add(leaf)
+                            woken = True
+                    if woken:
+                        touched[profile] = None
+                    elif due_of:  # woken early (a due moved later): sleep again
                         schedule.want(profile, min(due_of.values()))
             if self._touched:
                 changes += self._settle(at)
@@ -319,8 +326,11 @@ class RealtimeEvaluator:
                             values[leaf] = wanted
                             profile.changed.append(leaf)
                         due = due_of.get(leaf)
-                        if due is None or until > due:
+                        if due is None:
                             due_of[leaf] = until
+                            self._schedule.want(profile, until)
+                        elif until > due:
+                            due_of[leaf] = until  # later: an earlier wake-up finds it and sleeps again
 
     def _identify(self, profile: Profile, state: IdState, at: int, seq: int, traits: Any) -> None:
         """The traits an identify sets, for the trait conditions that read them."""
@@ -442,13 +452,16 @@ class RealtimeEvaluator:
 
     def _flips(self, now: int, profile: Profile, flipped: list[int]) -> list[Change]:
         """The changes of a profile whose segments ``flipped`` (ordered by segment name)."""
-        at, names, members, profile_id, segments = self._instant(now), self._plan.names, self._members, \
-            profile.id, profile.segments
+        at = self._stamped[1] if now == self._stamped[0] else self._instant(now)
+        names, members, profile_id, segments = self._plan.names, self._members, profile.id, profile.segments
         changes = []
-        for j in sorted(flipped, key=names.__getitem__):
+        for j in sorted(flipped, key=names.__getitem__) if len(flipped) > 1 else flipped:
             entered = segments[j]
             changes.append(Change(at, names[j], profile_id, entered))
-            (members[j].add if entered else members[j].discard)(profile_id)
+            if entered:
+                members[j].add(profile_id)
+            else:
+                members[j].discard(profile_id)
         return changes
 
     def _diff(self, now: int, pre: dict[str, list[bool]], post: dict[str, list[bool]]) -> list[Change]:
@@ -473,6 +486,7 @@ class RealtimeEvaluator:
         Returns the segments whose membership flipped.
         """
         changed, due_of = profile.changed, profile.due_of
+        earliest = None  # the earliest due set here
         if profile.dirty:
             leaves, values, states = self._plan.leaves, profile.leaves, profile.states
             for i in profile.dirty:
@@ -481,18 +495,29 @@ class RealtimeEvaluator:
                     if i in due_of:
                         del due_of[i]
                 elif due > now:
-                    due_of[i] = due
+                    if due_of.get(i) != due:
+                        due_of[i] = due
+                        if earliest is None or due < earliest:
+                            earliest = due
                 else:  # would wake at this very instant forever
                     raise RuntimeError(f"leaf {i} ({leaves[i]!r}) asked to wake at {due}, not after {now}")
                 if value != values[i]:
                     values[i] = value
                     changed.append(i)
             profile.dirty.clear()
-        flipped = self._recompute(profile, changed) if changed else []
         if changed:
+            flipped = self._recompute(profile, changed)
             profile.changed = []
-        if due_of:
-            self._schedule.want(profile, min(due_of.values()))
+        else:
+            flipped = []
+        # A scheduled profile's entry is at or before every due it had (dues removed or moved
+        # later leave it early: it wakes, finds nothing, sleeps again); only a new earlier due,
+        # or no entry at all, needs one.
+        if profile.due is None:
+            if due_of:
+                self._schedule.want(profile, min(due_of.values()))
+        elif earliest is not None and earliest < profile.due:
+            self._schedule.want(profile, earliest)
         return flipped
 
     def _recompute(self, profile: Profile, changed: list[int]) -> list[int]:
@@ -503,23 +528,27 @@ class RealtimeEvaluator:
         plan = self._plan
         by_leaf = plan.segments_of_leaf
         if len(changed) == 1:
-            todo = list(by_leaf[changed[0]])
+            first = by_leaf[changed[0]]
         else:
-            todo = sorted({s for leaf in changed for s in by_leaf[leaf]})
-        if not todo:
+            first = tuple(sorted({s for leaf in changed for s in by_leaf[leaf]}))
+        if not first:
             return []
-        seen = set(todo)
-        current = profile.segments
-        values = list(current)
-        formulas, dependents, leaves = plan.formulas, plan.dependents, profile.leaves
+        todo = list(first)
+        current = values = profile.segments
+        formulas, dependents, leaves, heappop = plan.formulas, plan.dependents, profile.leaves, heapq.heappop
         flipped = []
+        seen: set[int] | None = None  # everything ever queued, once a dependent is
         while todo:  # a sorted list is a heap; dependency order is index order
-            j = heapq.heappop(todo)
+            j = heappop(todo)
             value = formulas[j](leaves, values)
             if value != values[j]:
+                if values is current:  # copied on the first flip: profile.segments is never mutated
+                    values = list(current)
                 values[j] = value
                 flipped.append(j)
                 for d in dependents[j]:
+                    if seen is None:
+                        seen = set(first)
                     if d not in seen:
                         seen.add(d)
                         heapq.heappush(todo, d)

@@ -288,25 +288,44 @@ class WindowAggregateLeaf:
         return ts, seqs, values, exacts
 
     def evaluate(self, states: States, now: int) -> Verdict:
-        ts, _, values, exacts = self._entries(states, now)
-        n, function, test = len(ts), self.function, self.test
-        if n == 0:
-            return test(None), None
-        if function in ("sum", "avg"):
-            total = sum(exacts)
-            truth = test(_aggregate(function, n, total, None, None))
-            for k in range(n):  # events leave oldest first
+        cut, test = now - self.window, self.test
+        if len(states) == 1:  # the usual case: read the log in place from the first event inside
+            log = states[0].logs[self.slot]
+            if log is None or not log.ts or log.ts[-1] <= cut:
+                return test(None), None
+            ts, values, exacts = log.ts, log.values, log.exacts
+            start = bisect_right(ts, cut)
+        else:
+            ts, _, values, exacts = self._entries(states, now)
+            if not ts:
+                return test(None), None
+            start = 0
+        n, window = len(ts), self.window
+        if self.function == "sum":
+            total = sum(exacts[start:]) if start else sum(exacts)
+            truth = test(to_float(total))
+            for k in range(start, n - 1):  # events leave oldest first
                 total -= exacts[k]
-                if test(_aggregate(function, n - k - 1, total, None, None)) != truth:
-                    return truth, ts[k] + self.window
-            return truth, None
-        pick = min if function == "min" else max
-        suffix = list(accumulate(reversed(values), pick))[::-1]  # suffix[k] = pick(values[k:])
+                if test(to_float(total)) != truth:
+                    return truth, ts[k] + window
+            return truth, (ts[n - 1] + window if test(None) != truth else None)
+        if self.function == "avg":
+            total = sum(exacts[start:]) if start else sum(exacts)
+            truth = test(to_float(total, n - start))
+            for k in range(start, n - 1):
+                total -= exacts[k]
+                if test(to_float(total, n - k - 1)) != truth:
+                    return truth, ts[k] + window
+            return truth, (ts[n - 1] + window if test(None) != truth else None)
+        pick = min if self.function == "min" else max
+        # suffix[k] = pick(values[start + k:]); the value once the events before start + k left
+        suffix = list(accumulate(reversed(values[start:] if start else values), pick))
+        suffix.reverse()
         truth = test(suffix[0])
-        for k in range(n):
-            if test(suffix[k + 1] if k + 1 < n else None) != truth:
-                return truth, ts[k] + self.window
-        return truth, None
+        for k in range(1, n - start):
+            if test(suffix[k]) != truth:
+                return truth, ts[start + k - 1] + window
+        return truth, (ts[n - 1] + window if test(None) != truth else None)
 
     def explain(self, states: States, now: int) -> dict[str, Any]:
         ts, seqs, values, exacts = self._entries(states, now)

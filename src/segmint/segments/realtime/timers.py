@@ -9,6 +9,9 @@ heap when they go stale; they are skipped when popped (lazy deletion):
 - one whose earliest instant moves *later* keeps its entry and wakes up
   early once, finds nothing due, and is scheduled again. That keeps the heap
   to about one entry per profile instead of one per event.
+
+The evaluator pops due entries itself (``RealtimeEvaluator.advance``): an
+entry is valid while its profile is alive and ``profile.due`` is its instant.
 """
 
 from __future__ import annotations
@@ -51,13 +54,3 @@ class Schedule(Generic[P]):
                 return at
             heapq.heappop(heap)
         return None
-
-    def pop(self, at: int) -> list[P]:
-        """The profiles due at ``at`` (no earlier entry may remain); each is unscheduled."""
-        heap, out = self.heap, []
-        while heap and heap[0][0] <= at:
-            due, _, profile = heapq.heappop(heap)
-            if profile.alive and profile.due == due:
-                profile.due = None
-                out.append(profile)
-        return out
