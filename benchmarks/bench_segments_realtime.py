@@ -249,7 +249,7 @@ def main() -> None:
         stream = stream[: args.limit]
     config = load_config(config_path())
     definitions = dict(config.segments) | GENERATED
-    segments = load_segments(definitions)
+    segments = load_segments(definitions, config.traits)  # lapsing_regulars reads computed traits
     assert not segments.errors, segments.errors
     identity = config.identity
     late = sum(1 for a, b in pairwise(stream) if b["event_time"] < a["event_time"])
