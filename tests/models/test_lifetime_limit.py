@@ -29,4 +29,6 @@ def test_the_limit_matches_eq_10_when_a_and_b_are_large(r, alpha, p, x, t_x_shar
     exact = conditional_expected_purchases(params, t, x, t_x, age)
     limit = _fixed_dropout_purchases(params, t, x, t_x, age)
     assume(np.isfinite(exact))  # eq. 10 itself overflows for some heavy buyers at this scale
-    np.testing.assert_allclose(limit, exact, rtol=5e-3, atol=1e-6)
+    # The limit drops terms of order (x + 1) / (a + b): a customer's x purchases each
+    # move the drop-out posterior by about 1 / (a + b). 3x that order bounds it (1.6x seen).
+    np.testing.assert_allclose(limit, exact, rtol=3 * (x + 1) / scale, atol=1e-6)
