@@ -17,7 +17,7 @@ from segmint.errors import SegmintError
 
 app = typer.Typer(
     name="segmint",
-    help="Customer segmentation engine: collect events, resolve profiles, segment, learn, activate.",
+    help="Customer segmentation engine: collect events, resolve profiles, segment them, learn from them.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -34,19 +34,19 @@ def _version(value: bool) -> None:
 def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
-    """segmint: collect, resolve, segment, learn, activate."""
+    """segmint: collect, resolve, segment, learn."""
 
 
-def _register() -> None:
+def _register(argv: list[str] | None = None) -> None:
     # Imported here so that a broken optional group names itself clearly
     # instead of breaking `segmint --help` for every other command.
     from segmint.cli import commands
 
-    commands.register(app)
+    commands.register(app, argv)
 
 
 def main() -> None:
-    _register()
+    _register(sys.argv)
     try:
         # In non-standalone mode click returns the code of a typer.Exit
         # instead of raising it.
