@@ -166,3 +166,101 @@ def test_a_batch_of_several_row_groups_is_stored_in_order(tmp_path):
             "SELECT count(*) AS n, bool_and(message_id = 'm' || (seq - 1)::VARCHAR) AS in_order FROM events"
         ).to_pylist()[0]
         assert check == {"n": 125_000, "in_order": True}
+
+
+# ---- batches in flight: prepared on their own connections, committed in order ----
+
+
+def fail_commits_on(monkeypatch, *failing):
+    """Make COMMIT fail (the disk is full) on the given connections."""
+    from segmint.ingest import ingestor as ingestor_module
+
+    real = ingestor_module.end_transaction
+
+    def end_transaction(con):
+        if any(con is f for f in failing):
+            raise OSError("no space left on device")
+        real(con)
+
+    monkeypatch.setattr(ingestor_module, "end_transaction", end_transaction)
+
+
+def judged(*texts: str, source: str = "web"):
+    from segmint.ingest.validate import judge
+
+    return judge(stage(list(texts), arrival(source)))
+
+
+def test_a_batch_in_flight_counts_for_the_batches_decided_after_it(store):
+    ingestor = Ingestor(store)
+    first = ingestor.prepare(judged(track("k"), track("a")), ingestor.cursor())
+    second = ingestor.prepare(judged(track("k"), track("b")), ingestor.cursor())
+    assert (second.result.accepted, second.result.duplicates) == (1, 1)  # "k" is first's, not yet committed
+    assert count(store, "SELECT count(*) FROM events") == 0  # neither is visible before its commit
+    assert ingestor.commit(first).last_seq == 2
+    assert ingestor.commit(second).first_seq == 3
+    rows = store.query("SELECT seq, message_id FROM events ORDER BY seq").to_pylist()
+    assert [(r["seq"], r["message_id"]) for r in rows] == [(1, "k"), (2, "a"), (3, "b")]
+    assert ingestor.stored_messages == 3
+
+
+def test_a_failed_commit_fails_every_batch_behind_it_and_forgets_them(store, monkeypatch):
+    from segmint.ingest.ingestor import CommitAborted
+
+    ingestor = Ingestor(store)
+    doomed = ingestor.cursor()
+    fail_commits_on(monkeypatch, doomed)
+    first = ingestor.prepare(judged(track("k"), track("a")), doomed)
+    second = ingestor.prepare(judged(track("k"), track("b")), ingestor.cursor())
+    nothing_new = ingestor.prepare(judged(track("a")), ingestor.cursor())  # only a retry of first's
+    with pytest.raises(OSError):
+        ingestor.commit(first)
+    # second dropped "k" as a retry of first's: committing it would lose "k".
+    with pytest.raises(CommitAborted):
+        ingestor.commit(second)
+    with pytest.raises(CommitAborted):
+        ingestor.commit(nothing_new)
+    assert count(store, "SELECT count(*) FROM events") == 0
+    # Nothing of them is remembered: the clients' retries are stored, numbered from 1.
+    retry = ingestor.ingest_judged(judged(track("k"), track("a"), track("b")))
+    assert (retry.accepted, retry.first_seq, retry.last_seq) == (3, 1, 3)
+    assert store.query("SELECT seq FROM events ORDER BY seq").column(0).to_pylist() == [1, 2, 3]
+
+
+def test_batches_are_committed_in_the_order_they_were_prepared(store):
+    ingestor = Ingestor(store)
+    first = ingestor.prepare(judged(track("a")), ingestor.cursor())
+    second = ingestor.prepare(judged(track("b")), ingestor.cursor())
+    with pytest.raises(RuntimeError, match="order"):
+        ingestor.commit(second)
+    ingestor.commit(first)
+    ingestor.commit(second)
+    assert store.query("SELECT message_id FROM events ORDER BY seq").column(0).to_pylist() == ["a", "b"]
+
+
+def test_a_batch_that_stores_failures_is_prepared_alone(store):
+    # Keeping an invalid message once reads the committed failures: it
+    # cannot see those of a batch still in flight.
+    ingestor = Ingestor(store)
+    first = ingestor.prepare(judged(track("a"), "bad"), ingestor.cursor())
+    with pytest.raises(RuntimeError, match="nothing else in flight"):
+        ingestor.prepare(judged("bad"), ingestor.cursor())
+    ingestor.commit(first)
+    again = ingestor.ingest_judged(judged("bad", track("b")))
+    assert (again.accepted, again.failed) == (1, 1)
+    assert count(store, "SELECT count(*) FROM failed_messages") == 1
+    assert count(store, "SELECT max(seq) FROM events") == 2
+
+
+def test_reserved_keys_are_reported_until_confirmed_or_released():
+    from segmint.ingest.dedup import DedupIndex
+
+    index = DedupIndex()
+    keys = np.array([1, 2], dtype=np.uint64), np.array([3, 4], dtype=np.uint64)
+    index.reserve(*keys)
+    assert index.contains(*keys).tolist() == [True, True] and len(index) == 0
+    index.release(*keys)
+    assert index.contains(*keys).tolist() == [False, False]
+    index.reserve(*keys)
+    index.confirm(*keys)
+    assert index.contains(*keys).tolist() == [True, True] and len(index) == 2 and index.reserved == 0

@@ -13,6 +13,7 @@ after judging is shared and works on one Arrow table.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 import duckdb
@@ -63,6 +64,19 @@ class IngestResult:
         return len(self.failures)
 
 
+@dataclass
+class PendingCommit:
+    """A batch inserted by :meth:`Ingestor.prepare`, its transaction still open."""
+
+    result: IngestResult
+    con: duckdb.DuckDBPyConnection | None  # None: nothing was written (all retries)
+    low: np.ndarray  # the accepted keys, reserved in the dedup index until the commit
+    high: np.ndarray
+    first_seq: int
+    first_failed: int
+    aborted: bool = False  # a batch before it failed to commit: rolled back, never committed
+
+
 def normalize_staged(con: duckdb.DuckDBPyConnection, staged: pa.Table) -> pa.Table:
     """Judge and normalise a staged batch (columns as in ``normalize_sql``)."""
     # Small batches (collector commits) are judged in Python: the SQL path
@@ -105,6 +119,9 @@ class Ingestor:
         self._index = DedupIndex(keys["msg_key"], keys["msg_key_hi"])
         self._next_seq = self._scalar("SELECT coalesce(max(seq), 0) + 1 FROM events")
         self._next_failed = self._scalar("SELECT coalesce(max(id), 0) + 1 FROM failed_messages")
+        # prepare() runs on one thread and commit() on another (server/committer.py)
+        self._state = threading.Lock()
+        self._in_flight: list[PendingCommit] = []  # prepared, not yet committed, oldest first
 
     def _scalar(self, sql: str) -> int:
         rows = self._con.execute(sql).fetchall()
@@ -139,6 +156,8 @@ class Ingestor:
         (tests/ingest/test_ingestor.py holds it to the Arrow path).
         """
         con = self._con
+        if self._in_flight:
+            raise RuntimeError("a bulk ingest needs the writer to itself: batches are still in flight")
         # In slices, so that DuckDB judges them on every core.
         con.register("staged_in", pa.Table.from_batches(staged.to_batches(max_chunksize=SQL_SLICE_ROWS)))
         try:
@@ -174,10 +193,12 @@ class Ingestor:
                     if inserted != result.accepted:
                         raise StoreError(f"stored {inserted} messages of {result.accepted}; nothing was committed")
                 if store_failures and not valid.all():
-                    stored_failures = self._store_failures("(SELECT * FROM judged_in WHERE reason IS NOT NULL)")
+                    stored_failures = self._store_failures(
+                        con, "(SELECT * FROM judged_in WHERE reason IS NOT NULL)", self._next_failed
+                    )
                 con.execute("COMMIT")
             except BaseException:
-                self._rollback()
+                _rollback(con)
                 raise
             finally:
                 con.unregister("chosen_in")
@@ -190,12 +211,6 @@ class Ingestor:
             self._next_seq += result.accepted
         self._next_failed += stored_failures
         return result
-
-    def _rollback(self) -> None:
-        try:
-            self._con.execute("ROLLBACK")
-        except duckdb.TransactionException:
-            pass  # the failed statement (or COMMIT itself) already ended the transaction
 
     def _decide(self, normalized: pa.Table) -> tuple[IngestResult, np.ndarray, np.ndarray, np.ndarray]:
         """Which judged messages are stored: valid, first of their key in the batch, not stored before."""
@@ -227,58 +242,115 @@ class Ingestor:
         The collector judges each request in its handler, off the writer
         thread; the writer then only deduplicates and commits.
         """
-        if normalized.num_rows == 0:
-            return IngestResult()
-        con = self._con
-        result, accepted, low, high = self._decide(normalized)
-        valid = valid_mask(normalized)
-        rows = self._event_rows(normalized, accepted) if result.accepted else None
-        stored_failures = 0
-        failing = store_failures and bool(result.failures)
-        if rows is not None:
-            con.register("event_rows", rows)
+        return self.commit(self.prepare(normalized, self._con, want_rows=want_rows, store_failures=store_failures))
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A connection of its own for :meth:`prepare` (one per group in flight)."""
+        return self._con.cursor()
+
+    def prepare(
+        self,
+        normalized: pa.Table,
+        con: duckdb.DuckDBPyConnection,
+        *,
+        want_rows: bool = False,
+        store_failures: bool = True,
+    ) -> PendingCommit:
+        """The first half of :meth:`ingest_judged`: decide and insert, leaving the transaction open.
+
+        The batch is decided against everything stored *and* everything
+        prepared before it, so several batches may be in flight, each on its
+        own connection; :meth:`commit` must then be called for each, in the
+        order they were prepared. Storing failed messages reads the store
+        (a message already kept is not kept again), so a batch that stores
+        failures must be prepared alone: nothing else in flight.
+        """
+        with self._state:
+            result, accepted, low, high = self._decide(normalized)
+            failing = store_failures and bool(result.failures)
+            if failing and self._in_flight:
+                raise RuntimeError("a batch storing failed messages must be prepared with nothing else in flight")
+            pending = PendingCommit(
+                result, None, low[accepted], high[accepted], self._next_seq, self._next_failed
+            )
+            self._index.reserve(pending.low, pending.high)
+            self._next_seq += result.accepted
+            self._in_flight.append(pending)
+        if not result.accepted and not failing:
+            return pending  # nothing to write; answered when the batches before it are committed
+        rows = self._event_rows(normalized, accepted, pending.first_seq) if result.accepted else None
         try:
-            if not failing and rows is not None:
-                # One call: each call gives up the GIL and must win it back,
-                # which under load costs the writer milliseconds per call.
-                con.execute("BEGIN TRANSACTION; INSERT INTO events SELECT * FROM event_rows; COMMIT")
-            elif failing:
+            if not failing:
+                _insert_events(con, rows, "BEGIN TRANSACTION; INSERT INTO events SELECT * FROM event_rows")
+            else:
                 con.execute("BEGIN TRANSACTION")
                 if rows is not None:
-                    con.execute("INSERT INTO events SELECT * FROM event_rows")
-                stored_failures = self._store_failures(normalized.filter(pa.array(~valid)))
-                con.execute("COMMIT")
+                    _insert_events(con, rows, "INSERT INTO events SELECT * FROM event_rows")
+                failed = normalized.filter(pa.array(~valid_mask(normalized)))
+                stored = self._store_failures(con, failed, pending.first_failed)
+                with self._state:
+                    self._next_failed += stored
         except BaseException:
-            self._rollback()
+            _rollback(con)
+            self._fail_from(pending)
             raise
-        finally:
-            if rows is not None:
-                con.unregister("event_rows")
-        if rows is not None:
-            self._index.add(low[accepted], high[accepted])
-            result.first_seq = self._next_seq
-            result.last_seq = self._next_seq + result.accepted - 1
-            self._next_seq += result.accepted
+        pending.con = con
+        if result.accepted:
+            result.first_seq = pending.first_seq
+            result.last_seq = pending.first_seq + result.accepted - 1
             if want_rows:
                 result.rows = rows
-        self._next_failed += stored_failures
-        return result
+        return pending
 
+    def commit(self, pending: PendingCommit) -> IngestResult:
+        """Commit a prepared batch (the oldest in flight); when it returns, the batch is durable.
 
-    def _event_rows(self, normalized: pa.Table, accepted: np.ndarray) -> pa.Table:
+        If the commit fails, nothing of it is stored, and every batch
+        prepared after it fails too, without committing: they were decided
+        against its keys (a message they dropped as a retry of it would be
+        lost) and numbered after its rows.
+        """
+        if pending.aborted:
+            _rollback(pending.con)
+            raise CommitAborted("an earlier commit failed; this batch was rolled back with it")
+        if not self._in_flight or self._in_flight[0] is not pending:
+            raise RuntimeError("prepared batches must be committed in the order they were prepared")
+        try:
+            if pending.con is not None:
+                end_transaction(pending.con)
+        except BaseException:
+            _rollback(pending.con)
+            self._fail_from(pending)
+            raise
+        with self._state:
+            self._in_flight.pop(0)
+            self._index.confirm(pending.low, pending.high)
+        return pending.result
+
+    def _fail_from(self, pending: PendingCommit) -> None:
+        """``pending`` will not be committed: neither will anything prepared after it."""
+        with self._state:
+            at = next(i for i, p in enumerate(self._in_flight) if p is pending)
+            for dropped in self._in_flight[at:]:
+                dropped.aborted = True
+                self._index.release(dropped.low, dropped.high)
+            del self._in_flight[at:]
+            self._next_seq = pending.first_seq
+            self._next_failed = pending.first_failed
+
+    def _event_rows(self, normalized: pa.Table, accepted: np.ndarray, first_seq: int) -> pa.Table:
         rows = normalized.filter(pa.array(accepted))
         count = rows.num_rows
         extra = {
-            "seq": pa.array(np.arange(self._next_seq, self._next_seq + count), pa.int64()),
+            "seq": pa.array(np.arange(first_seq, first_seq + count), pa.int64()),
             "ingested_at": pa.repeat(pa.scalar(self._clock.now(), pa.timestamp("us", tz="UTC")), count),
         }
         return pa.table({name: extra[name] if name in extra else rows.column(name) for name in EVENT_COLUMNS})
 
-    def _store_failures(self, failed: pa.Table | str) -> int:
+    def _store_failures(self, con: duckdb.DuckDBPyConnection, failed: pa.Table | str, first_id: int) -> int:
         """Store the failed rows (an Arrow table, or a relation in SQL); how many were new."""
         # The same invalid message sent again (a retry, a file imported
         # twice) is kept once while it waits for a fix.
-        con = self._con
         relation = failed if isinstance(failed, str) else "failed_in"
         if not isinstance(failed, str):
             con.register("failed_in", failed)
@@ -298,12 +370,36 @@ class Ingestor:
                     WHERE f.raw_key = n.raw_key AND f.source = n.source AND f.raw = n.raw
                       AND f.status = 'failed')
                 """.replace("{relation}", relation),
-                [self._next_failed],
+                [first_id],
             )
         finally:
             if not isinstance(failed, str):
                 con.unregister("failed_in")
-        return self._scalar_in_tx("SELECT count(*) FROM failed_messages WHERE id >= ?", self._next_failed)
+        return int(con.execute("SELECT count(*) FROM failed_messages WHERE id >= ?", [first_id]).fetchall()[0][0])
 
-    def _scalar_in_tx(self, sql: str, param: int) -> int:
-        return int(self._con.execute(sql, [param]).fetchall()[0][0])
+
+def _insert_events(con: duckdb.DuckDBPyConnection, event_rows: pa.Table, sql: str) -> None:
+    """Run ``sql``, which reads the Arrow table ``event_rows`` by name."""
+    # DuckDB finds ``event_rows`` in this frame (a replacement scan): one
+    # call into DuckDB. Registering and unregistering it are two more, each
+    # giving up the GIL and waiting to win it back from the request
+    # handlers: 3x the time of the insert under load (measured).
+    con.execute(sql)
+
+
+def end_transaction(con: duckdb.DuckDBPyConnection) -> None:
+    """COMMIT: when it returns, the transaction is durable (its own function, for tests to fail it)."""
+    con.execute("COMMIT")
+
+
+class CommitAborted(StoreError):
+    """A prepared batch rolled back because a commit before it failed."""
+
+
+def _rollback(con: duckdb.DuckDBPyConnection | None) -> None:
+    if con is None:
+        return
+    try:
+        con.execute("ROLLBACK")
+    except duckdb.Error:
+        pass  # the failed statement (or COMMIT itself) already ended the transaction

@@ -36,9 +36,15 @@ class Runtime:
     snapshot_every_s: float = 300.0
     status_every_s: float = 2.0
     jobs: list[Job] | None = None  # None: the jobs the configuration asks for
+    # DuckDB worker threads. One: each query runs on the thread that asked,
+    # so queries on different threads still run side by side. With worker
+    # threads, a group commit's small INSERT and COMMIT hand their work to a
+    # worker that competes for the cores with the request handlers: 3-4x
+    # slower under load (measured), and the writer is what requests wait on.
+    store_threads: int | None = 1
 
     def __post_init__(self) -> None:
-        self.store = Store(self.db_path)
+        self.store = Store(self.db_path, threads=self.store_threads)
         self.ingestor = Ingestor(self.store, self.clock)
         self.profiles = LiveProfiles(self.config.identity)
         self.profiles.load(self.store.cursor())
