@@ -136,7 +136,7 @@ def _show_clusters(data: dict[str, Any]) -> None:
     from segmint.cli.cluster import k_curve
 
     console.print(
-        f"\n[bold]Clusters[/bold]: k-means on {', '.join(data['features'])} found {data['k']} groups "
+        f"\n[bold]5. Cluster[/bold]: k-means on {', '.join(data['features'])} found {data['k']} groups "
         f"(k chosen by silhouette); agreement with the planted personas: adjusted Rand index "
         f"{data['agreement_with_planted']:.3f}; bootstrap stability {data['stability']['bootstrap_ari_mean']:.3f}"
     )
@@ -169,14 +169,14 @@ def _show_rfm(data: dict[str, Any]) -> None:
     from segmint.cli.rfm import print_report
 
     console.print(
-        f"\n[bold]RFM[/bold]: {data['customers']:,} buyers scored 1-5 on recency, frequency and value, named by the "
+        f"\n[bold]7. RFM[/bold]: {data['customers']:,} buyers scored 1-5 on recency, frequency and value, named by the "
         f"standard table; published as traits (rfm_segment, ...) for {data['published']['profiles']:,} profiles"
     )
     print_report(data)
 
 
 def _show_predictions(data: dict[str, Any]) -> None:
-    console.print("\n[bold]5. Predict[/bold]: churn, purchase propensity and learned CLV, tested on the last 90 days they never saw")
+    console.print("\n[bold]6. Predict[/bold]: churn, purchase propensity and learned CLV, tested on the last 90 days they never saw")
     rows = []
     for name, report in data["reports"].items():
         for model, m in report["models"].items():
@@ -192,7 +192,7 @@ def _show_predictions(data: dict[str, Any]) -> None:
 def _show_quality(data: dict[str, Any]) -> None:
     from segmint.cli.quality import print_quality
 
-    console.print("\n[bold]Data quality[/bold]: every source, event and trait; the properties that score below 100 "
+    console.print("\n[bold]8. Data quality[/bold]: every source, event and trait; the properties that score below 100 "
                   "(segmint quality lists them all)")
     shown = [i for i in data["items"] if i["kind"] != "property" or i["score"] < 99.5]
     print_quality(data | {"items": shown})
