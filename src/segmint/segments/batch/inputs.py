@@ -38,7 +38,7 @@ from sqlglot import exp
 
 from segmint.config.model import IdentityConfig
 from segmint.identity.graph import ANONYMOUS_ID, USER_ID
-from segmint.identity.profiles import resolve_identities
+from segmint.identity.profiles import identity_table, resolve_identities
 from segmint.segments.batch.dialects import Dialect
 from segmint.segments.batch.needs import Needs, ValueNeed
 
@@ -47,16 +47,9 @@ PROFILE_IDS_SCHEMA = pa.schema([("kind", pa.string()), ("value", pa.string()), (
 
 def profile_ids(con: duckdb.DuckDBPyConnection, identity: IdentityConfig, as_of: datetime) -> pa.Table:
     """Every identifier seen up to ``as_of`` and the id of its profile then."""
-    graph = resolve_identities(con, identity, as_of)
-    kinds: list[str] = []
-    values: list[str] = []
-    profiles: list[str] = []
-    for profile_id, members in graph.profiles():
-        for kind, value in members:
-            kinds.append(kind)
-            values.append(value)
-            profiles.append(profile_id)
-    return pa.table([kinds, values, profiles], schema=PROFILE_IDS_SCHEMA)
+    # The resolution's own Arrow table: built from arrays, not a Python loop over profiles.
+    table = identity_table(resolve_identities(con, identity, as_of))
+    return table.select(PROFILE_IDS_SCHEMA.names).cast(PROFILE_IDS_SCHEMA)
 
 
 def iso(as_of: datetime) -> str:
