@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from segmint.clock import as_utc
 from segmint.config.model import IdentityConfig
 from segmint.identity.profiles import identity_table, resolve_identities
 
@@ -105,13 +106,9 @@ class _QueryConnection:
             return {name: self._table.column(name).to_numpy(zero_copy_only=False) for name in self._table.column_names}
 
 
-def utc(moment: datetime) -> datetime:
-    return moment.astimezone(timezone.utc) if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
 def identities_at(store: Any, identity: IdentityConfig, at: datetime) -> pa.Table:
     """The identity graph as it stood at ``at``: ``kind, value, profile_id`` per identifier."""
-    return identity_table(resolve_identities(_QueryConnection(store), identity, utc(at)))  # type: ignore[arg-type]
+    return identity_table(resolve_identities(_QueryConnection(store), identity, as_utc(at)))  # type: ignore[arg-type]
 
 
 def id_params(ids: pa.Table) -> list[list[str]]:
@@ -210,7 +207,7 @@ def build_features(
     Counts are 0 when nothing happened; times since an order are NaN for
     profiles that never ordered (LightGBM reads NaN as its own case).
     """
-    cutoff = utc(cutoff)
+    cutoff = as_utc(cutoff)
     ids = identities_at(store, identity, cutoff) if ids is None else ids
     params = [
         cutoff.isoformat(),
@@ -245,7 +242,7 @@ ORDER BY profile_id, event_time
 
 def orders_until(store: Any, ids: pa.Table, cutoff: datetime, spec: FeatureSpec = FeatureSpec()) -> pd.DataFrame:
     """Every order up to ``cutoff`` as a transactions table (``customer_id, date, amount``)."""
-    params = [utc(cutoff).isoformat(), *id_params(ids), list(spec.excluded_sources), f"$.{spec.amount_property}", spec.order_event]
+    params = [as_utc(cutoff).isoformat(), *id_params(ids), list(spec.excluded_sources), f"$.{spec.amount_property}", spec.order_event]
     frame = store.query(_ORDERS_AT, params).to_pandas()
     frame["date"] = pd.to_datetime(frame["date"], utc=True)
     return frame

@@ -26,8 +26,9 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
+from segmint.clock import as_utc
 from segmint.config.model import IdentityConfig
-from segmint.models.features import FeatureSpec, id_params, identities_at, utc
+from segmint.models.features import FeatureSpec, id_params, identities_at
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ class Split:
 
     @classmethod
     def ending(cls, end: datetime, horizon: timedelta) -> Split:
-        end = utc(end)
+        end = as_utc(end)
         return cls(end - 2 * horizon, end - horizon, end, horizon)
 
     def as_dict(self) -> dict[str, Any]:
@@ -87,7 +88,7 @@ def build_labels(
     cutoff_ids: pa.Table | None = None,
 ) -> pd.DataFrame:
     """Orders and spend in ``(cutoff, cutoff + horizon]`` per profile of the cutoff (0 when none)."""
-    cutoff = utc(cutoff)
+    cutoff = as_utc(cutoff)
     end = cutoff + horizon
     cutoff_ids = identities_at(store, identity, cutoff) if cutoff_ids is None else cutoff_ids
     end_ids = identities_at(store, identity, end)

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from segmint.clock import as_utc
 from segmint.config.model import Config, ModelPolicy, ModelsConfig, span_seconds
 from segmint.models.drift import DriftReport, drift
-from segmint.models.features import FeatureSpec, build_features, utc
+from segmint.models.features import FeatureSpec, build_features
 from segmint.models.registry import ACTIVE, STALE, ModelRecord, find_model, load_model, save_model, set_status
 from segmint.models.registry import ModelNotFoundError
 from segmint.models.scoring import load_active, publish, score
@@ -69,7 +70,7 @@ def train_and_register(
 def check_drift(store: Any, config: Config, name: str, at: datetime, *, mark: bool = True) -> tuple[ModelRecord, DriftReport]:
     """PSI between the model's training snapshot and the features at ``at``; marks it stale if too large."""
     record, model = load_model(store, name)
-    features = build_features(store, config.identity, utc(at), model.spec)
+    features = build_features(store, config.identity, as_utc(at), model.spec)
     population = model.population(features)
     threshold = policy(models_config(config), name).drift_threshold
     report = drift(model.reference, population[model.features], model.predict(features), threshold)
@@ -96,7 +97,7 @@ def due(store: Any, config: Config, name: str, at: datetime) -> Decision:
     if record.status == STALE:
         return Decision(name, "stale: drift above the threshold", report.as_dict())
     every = policy(models_config(config), name).retrain_every
-    if every is not None and utc(at) - record.trained_at >= timedelta(seconds=span_seconds(every)):
+    if every is not None and as_utc(at) - record.trained_at >= timedelta(seconds=span_seconds(every)):
         return Decision(name, f"older than retrain_every ({every})", report.as_dict())
     return Decision(name, None, report.as_dict())
 
@@ -118,7 +119,7 @@ def maintain(
     )
     retrained = train_and_register(store, config, wanted, at, settings=settings) if wanted else []
     report: dict[str, Any] = {
-        "at": utc(at),
+        "at": as_utc(at),
         "decisions": [{"model": d.name, "retrain": d.name in wanted, "reason": d.reason, "drift": d.drift} for d in decisions],
         "retrained": [record.as_dict() for record, _ in retrained],
     }

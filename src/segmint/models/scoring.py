@@ -18,11 +18,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from segmint.clock import as_utc
 from segmint.config.model import IdentityConfig
 from segmint.errors import NotFoundError
 from segmint.identity.profiles import refresh
 from segmint.models.classify import BIAS
-from segmint.models.features import build_features, identities_at, orders_until, utc
+from segmint.models.features import build_features, identities_at, orders_until
 from segmint.models.registry import ModelNotFoundError, ModelRecord, load_model
 from segmint.models.training import TASKS, PredictiveModel
 from segmint.traits.publish import PublishReport, profile_user_ids, publish_traits
@@ -46,7 +47,7 @@ def load_active(store: Any, names: tuple[str, ...] = tuple(TASKS)) -> Loaded:
 
 def score(store: Any, identity: IdentityConfig, models: Loaded, at: datetime) -> pd.DataFrame:
     """One row per profile seen by ``at`` (``profile_id`` index), one column per trait."""
-    at = utc(at)
+    at = as_utc(at)
     ids = identities_at(store, identity, at)
     features_by_spec: dict[Any, pd.DataFrame] = {}
     frame: pd.DataFrame | None = None
@@ -74,7 +75,7 @@ def publish(writer: Any, store: Any, identity: IdentityConfig, scores: pd.DataFr
 
         writer = Ingestor(writer)
     values = scores.reset_index().rename(columns={"index": "profile_id"})
-    report = publish_traits(writer, profile_user_ids(store), values, producer=PRODUCER, at=utc(at))
+    report = publish_traits(writer, profile_user_ids(store), values, producer=PRODUCER, at=as_utc(at))
     refresh(store, identity)
     return report
 
@@ -91,7 +92,7 @@ def explain(
     store: Any, identity: IdentityConfig, record: ModelRecord, model: PredictiveModel, any_id: str, at: datetime, top: int = 10
 ) -> dict[str, Any]:
     """One profile's score and the features that pushed it up or down, largest first."""
-    at = utc(at)
+    at = as_utc(at)
     profile = _profile_at(store, identity, any_id, at)
     features = build_features(store, identity, at, model.spec)
     row = features.loc[[profile]] if profile in features.index else features.iloc[0:0]

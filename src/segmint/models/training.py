@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from segmint.clock import as_utc
 from segmint.config.model import IdentityConfig
 from segmint.errors import SegmintError
 from segmint.models.classify import (
@@ -35,7 +36,7 @@ from segmint.models.classify import (
 )
 from segmint.models.drift import Reference
 from segmint.models.evaluate import classification_metrics, regression_metrics
-from segmint.models.features import FeatureSpec, build_features, identities_at, orders_until, utc
+from segmint.models.features import FeatureSpec, build_features, identities_at, orders_until
 from segmint.models.labels import Split, build_labels
 from segmint.models.lifetime import LifetimeModel
 
@@ -156,13 +157,13 @@ class Snapshots:
     _features: dict[datetime, pd.DataFrame] = field(default_factory=dict)
 
     def ids(self, at: datetime) -> pa.Table:
-        at = utc(at)
+        at = as_utc(at)
         if at not in self._ids:
             self._ids[at] = identities_at(self.store, self.identity, at)
         return self._ids[at]
 
     def features(self, at: datetime) -> pd.DataFrame:
-        at = utc(at)
+        at = as_utc(at)
         if at not in self._features:
             self._features[at] = build_features(self.store, self.identity, at, self.spec, ids=self.ids(at))
         return self._features[at]
