@@ -102,19 +102,13 @@ def profiles(demo: Demo) -> dict[str, Any]:
     computed: dict[str, Any] = {}
     if example and demo.config.traits:
         from segmint.traits.batch import compute_traits
+        from segmint.traits.publish import plain_value
 
         values = compute_traits(demo.store.cursor(), demo.config.traits, demo.config.identity, demo.now)
         row = values[values["profile_id"] == example["id"]]
         if len(row):
-            computed = {k: _plain(v) for k, v in row.iloc[0].items() if k != "profile_id"}
+            computed = {k: plain_value(v) for k, v in row.iloc[0].items() if k != "profile_id"}
     return summary | {"example": example, "computed_traits": computed}
-
-
-def _plain(value: Any) -> Any:
-    """A pandas cell as JSON: NA as None, NumPy scalars unwrapped."""
-    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
-        return None
-    return value.item() if hasattr(value, "item") else value
 
 
 def lifetime_value(demo: Demo, top: int = 8) -> dict[str, Any]:

@@ -63,9 +63,9 @@ class PublishReport:
         }
 
 
-def _plain(value: Any) -> Any:
-    """A JSON-ready trait value: numpy scalars unwrapped, NaN as null."""
-    if value is None:
+def plain_value(value: Any) -> Any:
+    """A JSON-ready trait value: NumPy scalars unwrapped, NaN, infinities and pandas' NA as null."""
+    if value is None or value is pd.NA:
         return None
     if hasattr(value, "item"):
         value = value.item()
@@ -92,7 +92,7 @@ def identify_messages(
             "type": "identify",
             "messageId": f"{producer}:{profile_id}:{stamp}",
             "timestamp": stamp,
-            "traits": {key: _plain(value) for key, value in traits.items()},
+            "traits": {key: plain_value(value) for key, value in traits.items()},
             "context": {"library": {"name": "segmint", "version": __version__}, "producer": producer},
         }
         if user_id is not None:
