@@ -24,8 +24,8 @@ if TYPE_CHECKING:
     from segmint.models.clv import BGNBDModel, GammaGammaModel, TimeUnit, TransactionColumns
 
 # NumPy, pandas, SciPy and scikit-learn are imported inside the commands:
-# this module is imported whenever `segmint` starts, and `segmint --help`
-# should not pay a second for libraries only `clv fit` uses.
+# this module is imported for `segmint --help`, which should not pay a
+# second for libraries only `clv fit` uses.
 
 app = typer.Typer(help="Customer lifetime value: BG/NBD and Gamma-Gamma models.", no_args_is_help=True)
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 import typer
 
+from segmint.cli.common import FormatOption
 from segmint.cli.output import OutputFormat, console, print_json, progress, table
 from segmint.demo import story
 
@@ -15,13 +17,17 @@ def demo_command(
     directory: Path = typer.Option(Path("segmint-demo"), "--dir", help="Where the demo's files and store go."),
     customers: int = typer.Option(2000, "--customers", min=50, help="How many people visit the shop."),
     seed: int = typer.Option(7, "--seed", help="Random seed: the same seed gives the same shop."),
-    format: str = typer.Option("table", "--format", "-f", help="table or json"),
+    format: OutputFormat = FormatOption,
 ) -> None:
     """Run the whole story on an embedded DuckDB store: collect, resolve, learn."""
-    as_json = OutputFormat(format) is OutputFormat.json
+    as_json = format is OutputFormat.json
     say = (lambda *a, **k: None) if as_json else console.print
+
+    def status(doing: str) -> Any:
+        return nullcontext() if as_json else console.status(doing, spinner="dots")
+
     say(f"[bold]segmint demo[/bold]: an e-commerce shop with {customers:,} visitors, in {directory}/")
-    with console.status("generating the shop", spinner="dots") if not as_json else _nothing():
+    with status("generating the shop"):
         demo = story.prepare(directory, customers=customers, seed=seed)
     chapters: dict[str, Any] = {}
     with progress(enabled=not as_json) as bar:
@@ -34,12 +40,12 @@ def demo_command(
 
         chapters["collect"] = story.collect(demo, on_progress=advance)
     chapters["profiles"] = story.profiles(demo)
-    with console.status("evaluating segments in batch and in real time", spinner="dots") if not as_json else _nothing():
+    with status("evaluating segments in batch and in real time"):
         chapters["segments"] = story.segments(demo)
     chapters["lifetime_value"] = story.lifetime_value(demo)
-    with console.status("clustering the profiles", spinner="dots") if not as_json else _nothing():
+    with status("clustering the profiles"):
         chapters["clusters"] = story.clusters(demo)
-    with console.status("training churn, propensity and CLV models", spinner="dots") if not as_json else _nothing():
+    with status("training churn, propensity and CLV models"):
         chapters["predictions"] = story.predictions(demo)
     chapters["rfm"] = story.rfm(demo)
     chapters["quality"] = story.quality(demo)
@@ -63,14 +69,6 @@ def demo_command(
         )
     assert demo.store is not None
     demo.store.close()
-
-
-class _nothing:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 def _show_collect(data: dict[str, Any]) -> None:
@@ -109,14 +107,10 @@ def _show_segments(data: dict[str, Any]) -> None:
         f"(every message replayed in arrival order, {data['real_time_changes']:,} entries and exits on the way)"
     )
 
-    def personas(counts: dict[str, int]) -> str:
-        ranked = sorted(counts.items(), key=lambda kv: -kv[1])[:2]
-        return ", ".join(f"{name} {count}" for name, count in ranked)
-
     console.print(
         table(None, ["segment", "campaign", "batch", "real time", "agree", "planted personas"],
               [(r["segment"], _short(r["description"]), r["size"], r["real_time_size"],
-                "[green]yes[/green]" if r["agree"] else "[red]NO[/red]", personas(r["personas"]))
+                "[green]yes[/green]" if r["agree"] else "[red]NO[/red]", _top_two(r["personas"]))
                for r in data["segments"]])
     )
     for error in data["errors"]:
@@ -142,12 +136,9 @@ def _show_clusters(data: dict[str, Any]) -> None:
     )
     console.print(k_curve(data["k_selection"]))
 
-    def planted(counts: dict[str, int]) -> str:
-        return ", ".join(f"{name} {count}" for name, count in sorted(counts.items(), key=lambda kv: -kv[1])[:2])
-
     console.print(
         table("Personas (segmint cluster)", ["id", "persona", "size", "what sets it apart", "planted"],
-              [(c["id"], c["name"], c["size"], c["description"], planted(c["planted"])) for c in data["clusters"]])
+              [(c["id"], c["name"], c["size"], c["description"], _top_two(c["planted"])) for c in data["clusters"]])
     )
 
 
@@ -196,3 +187,8 @@ def _show_quality(data: dict[str, Any]) -> None:
                   "(segmint quality lists them all)")
     shown = [i for i in data["items"] if i["kind"] != "property" or i["score"] < 99.5]
     print_quality(data | {"items": shown})
+
+
+def _top_two(counts: dict[str, int]) -> str:
+    """The two largest planted personas in a group: "Loyal Buyers 240, Churned Customers 3"."""
+    return ", ".join(f"{name} {count}" for name, count in sorted(counts.items(), key=lambda kv: -kv[1])[:2])

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import typer
 
-from segmint.cli.common import ConfigOption, DbOption, FormatOption, settings
+from segmint.cli.common import ConfigOption, DbOption, FormatOption, as_of_instant, settings
 from segmint.cli.output import OutputFormat, console, err_console, print_json, table
-from segmint.clock import parse_instant
 from segmint.ingest.importer import plan_imports
 from segmint.ingest.stream import judged_rows
 from segmint.segments.parse import load_segments
@@ -26,10 +25,7 @@ def replay_command(
 ) -> None:
     """Feed messages in file order through the real-time evaluator and print the members at --as-of."""
     s = settings(config, db)
-    try:
-        instant = parse_instant(as_of)
-    except ValueError:
-        raise typer.BadParameter(f"{as_of!r} is not an ISO-8601 instant", param_hint="--as-of") from None
+    instant = as_of_instant(as_of)
     loaded = load_segments(s.config.segments, s.config.traits)
     for error in loaded.errors:
         err_console.print(f"[yellow]skipped:[/yellow] {error}")

@@ -7,16 +7,15 @@ from typing import Any
 
 import typer
 
-from segmint.cli.common import ConfigOption, DbOption, FormatOption, as_of_instant, settings
+from segmint.cli.common import AsOfOption, ConfigOption, DbOption, FormatOption, as_of_instant, settings
 from segmint.cli.output import OutputFormat, console, print_json, table
 
 # pandas is imported inside the command (through segmint.learn.rfm): this
-# module is imported whenever `segmint` starts, and `segmint --help` should
-# not pay for it.
+# module is imported for `segmint --help`, which should not pay for it.
 
 
 def rfm_command(
-    as_of: str = typer.Option(None, "--as-of", help="ISO-8601 instant (default: now)."),
+    as_of: str = AsOfOption,
     publish: bool = typer.Option(
         False, "--publish", help="Publish the scores and segment as traits (rfm_recency, ..., rfm_segment)."
     ),

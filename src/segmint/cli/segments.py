@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from segmint.cli.common import ConfigOption, DbOption, FormatOption, as_of_instant, settings
+from segmint.cli.common import AsOfOption, ConfigOption, DbOption, FormatOption, as_of_instant, settings
 from segmint.cli.output import OutputFormat, console, err_console, print_json, table
 from segmint.segments.parse import load_segments
 
@@ -35,7 +35,7 @@ def check(config: Path = ConfigOption, format: OutputFormat = FormatOption) -> N
 
 @app.command()
 def evaluate(
-    as_of: str = typer.Option(None, "--as-of", help="ISO-8601 instant (default: now)."),
+    as_of: str = AsOfOption,
     config: Path = ConfigOption,
     db: Path = DbOption,
     format: OutputFormat = FormatOption,
@@ -109,7 +109,7 @@ def _age(seconds: float | None) -> str | None:
 def explain(
     profile: str = typer.Argument(..., help="Any of the profile's ids."),
     segment: str = typer.Argument(..., help="The segment."),
-    as_of: str = typer.Option(None, "--as-of", help="ISO-8601 instant (default: now)."),
+    as_of: str = AsOfOption,
     config: Path = ConfigOption,
     db: Path = DbOption,
     format: OutputFormat = FormatOption,
@@ -158,7 +158,7 @@ def print_explanation(result: dict) -> None:
 def preview(
     name: str = typer.Argument(..., help="The segment to preview (from the configuration, or --definition)."),
     definition: str = typer.Option(None, "--definition", help="The definition as YAML, before it is saved."),
-    as_of: str = typer.Option(None, "--as-of", help="ISO-8601 instant (default: now)."),
+    as_of: str = AsOfOption,
     sample: int = typer.Option(10, "--sample", help="How many members to show."),
     config: Path = ConfigOption,
     db: Path = DbOption,

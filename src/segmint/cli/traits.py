@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from segmint.cli.common import ConfigOption, DbOption, FormatOption, as_of_instant, settings
+from segmint.cli.common import AsOfOption, ConfigOption, DbOption, FormatOption, as_of_instant, settings
 from segmint.cli.output import OutputFormat, console, err_console, print_json, table
 from segmint.traits.definition import TraitDefinition
 from segmint.traits.parse import load_traits
@@ -56,7 +56,7 @@ def list_traits(config: Path = ConfigOption, format: OutputFormat = FormatOption
 
 @app.command()
 def compute(
-    as_of: str = typer.Option(None, "--as-of", help="ISO-8601 instant (default: now)."),
+    as_of: str = AsOfOption,
     profile: str = typer.Option(None, "--profile", help="Only this profile (its profile id)."),
     limit: int = typer.Option(50, "--limit", help="Rows shown in the table (JSON prints all)."),
     config: Path = ConfigOption,
