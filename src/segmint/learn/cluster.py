@@ -24,7 +24,15 @@ import pandas as pd
 from sklearn.metrics import adjusted_rand_score
 
 from segmint.learn.features import Kind
-from segmint.learn.methods import METHODS, NOISE, ClusteringError, HierarchicalPartition, fit_partition, threads_for
+from segmint.learn.methods import (
+    METHODS,
+    NOISE,
+    ClusteringError,
+    HierarchicalPartition,
+    fit_partition,
+    sample_rows,
+    threads_for,
+)
 from segmint.learn.personas import ClusterPersona, differences, name_clusters
 from segmint.learn.prepare import FeaturePreparer, Impute, Outliers
 from segmint.learn.selection import DEFAULT_KS, KSelection, choose_k
@@ -162,7 +170,7 @@ def bootstrap_stability(
 ) -> Stability:
     """Refit on ``runs`` bootstrap resamples of a sample and compare each with ``reference`` on it."""
     rng = np.random.default_rng(random_state + 1)
-    sample = matrix if len(matrix) <= rows else matrix[rng.choice(len(matrix), rows, replace=False)]
+    sample = sample_rows(matrix, rows, rng)
     expected = reference.predict(sample)
     scores = []
     with threads_for(len(sample)):

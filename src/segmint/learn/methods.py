@@ -77,7 +77,8 @@ class Partition(Protocol):
         ...
 
 
-def _sample(matrix: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+def sample_rows(matrix: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """At most ``size`` rows of ``matrix``, drawn without replacement (all of them when it is smaller)."""
     return matrix if len(matrix) <= size else matrix[rng.choice(len(matrix), size, replace=False)]
 
 
@@ -91,7 +92,7 @@ class KMeansPartition:
             # good start, so a few passes over the full data suffice.
             rng = np.random.default_rng(random_state)
             seed = KMeans(n_clusters=k, n_init=3, random_state=random_state).fit(
-                _sample(matrix, SAMPLE_KMEANS_INIT, rng)
+                sample_rows(matrix, SAMPLE_KMEANS_INIT, rng)
             )
             self.estimator = MiniBatchKMeans(
                 n_clusters=k, init=seed.cluster_centers_, n_init=1, batch_size=8192,
@@ -112,7 +113,7 @@ class GaussianMixturePartition:
         rng = np.random.default_rng(random_state)
         self.estimator = GaussianMixture(
             n_components=k, covariance_type="full", n_init=2, reg_covar=1e-4, random_state=random_state
-        ).fit(_sample(matrix, SAMPLE_GMM, rng))
+        ).fit(sample_rows(matrix, SAMPLE_GMM, rng))
 
     def predict(self, matrix: np.ndarray) -> np.ndarray:
         return np.asarray(self.estimator.predict(matrix))
@@ -133,7 +134,7 @@ class HierarchicalPartition:
 
     def __init__(self, matrix: np.ndarray, k: int, random_state: int = 0) -> None:
         rng = np.random.default_rng(random_state)
-        sample = _sample(matrix, SAMPLE_TREE, rng)
+        sample = sample_rows(matrix, SAMPLE_TREE, rng)
         tree = linkage(sample, method="ward")
         top = fcluster(tree, t=k, criterion="maxclust")
         fine = fcluster(tree, t=min(len(sample), k * MICRO_PER_CLUSTER), criterion="maxclust")
@@ -165,7 +166,7 @@ class DensityPartition:
 
     def __init__(self, matrix: np.ndarray, k: int | None = None, random_state: int = 0) -> None:
         rng = np.random.default_rng(random_state)
-        sample = _sample(matrix, SAMPLE_DENSITY, rng)
+        sample = sample_rows(matrix, SAMPLE_DENSITY, rng)
         fitted = HDBSCAN(min_cluster_size=max(5, len(sample) // 50), min_samples=5, copy=True).fit(sample)
         self.labels = np.asarray(fitted.labels_)
         self.strength = np.asarray(fitted.probabilities_)

@@ -38,6 +38,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
 from segmint.learn.features import SKEWED, Kind, kind_of
+from segmint.learn.methods import sample_rows
 
 Impute = Literal["knn", "mean", "median", "most_frequent"]
 Outliers = Literal["isolation_forest", "lof", "none"]
@@ -80,7 +81,7 @@ class FeaturePreparer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         self.columns_ = self._columns().fit(frame)
         scaled = self.columns_.transform(frame)
         rng = np.random.default_rng(self.random_state)
-        sample = self._sample(scaled, rng)
+        sample = sample_rows(scaled, self.max_fit_rows, rng)
         self.imputer_ = (
             KNNImputer(n_neighbors=5, keep_empty_features=True)
             if self.impute == "knn"
@@ -108,11 +109,6 @@ class FeaturePreparer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
             )
             parts.append(("category", encode, categorical))
         return ColumnTransformer(parts, sparse_threshold=0.0, verbose_feature_names_out=False)
-
-    def _sample(self, matrix: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        if len(matrix) <= self.max_fit_rows:
-            return matrix
-        return matrix[rng.choice(len(matrix), self.max_fit_rows, replace=False)]
 
     def _detector(self, sample: np.ndarray) -> Any:
         if self.outliers == "isolation_forest":

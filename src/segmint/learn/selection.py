@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import silhouette_score
 
-from segmint.learn.methods import ClusteringError, GaussianMixturePartition, fit_partition, threads_for
+from segmint.learn.methods import ClusteringError, GaussianMixturePartition, fit_partition, sample_rows, threads_for
 
 DEFAULT_KS: tuple[int, ...] = tuple(range(2, 11))
 
@@ -112,7 +112,7 @@ def choose_k(
 ) -> KSelection:
     """Score every k in ``ks`` (those below the row count) and choose one."""
     rng = np.random.default_rng(random_state)
-    fit_sample = matrix if len(matrix) <= fit_rows else matrix[rng.choice(len(matrix), fit_rows, replace=False)]
+    fit_sample = sample_rows(matrix, fit_rows, rng)
     score_index = (
         np.arange(len(fit_sample))
         if len(fit_sample) <= score_rows

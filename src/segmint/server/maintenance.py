@@ -98,7 +98,11 @@ class JobRunner:
                 continue
             self.last_run[job.name] = now
             try:
-                job.run(self.context())
+                context = self.context()
+                try:
+                    job.run(context)
+                finally:
+                    context.store.close()  # its own cursor: one per run, never left open
                 self.last_error.pop(job.name, None)
             except Exception as error:
                 self.last_error[job.name] = f"{type(error).__name__}: {error}"
