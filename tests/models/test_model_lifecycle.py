@@ -38,7 +38,7 @@ def test_scores_become_traits_that_segments_use(demo_copy):
         assert [r.name for r in list_models(store)] == ["churn", "clv"]
         scores = score(store, config.identity, load_active(store), DEFAULT_NOW)
         assert {"churn_probability", "predicted_clv", "probability_alive"} <= set(scores.columns) <= set(TRAITS)
-        report = publish(store, store, config.identity, scores, DEFAULT_NOW)
+        report = publish(store, config.identity, scores, DEFAULT_NOW)
         assert report.accepted == len(scores)
         loaded = load_segments({
             "at_risk": {"trait": "churn_probability", "gte": 0.7},

@@ -151,7 +151,7 @@ def score(
     with writing(s.db_path) as store:
         models = load_active(store)
         scores = score_profiles(store, s.config.identity, models, at)
-        report = publish(store, store, s.config.identity, scores, at)
+        report = publish(store, s.config.identity, scores, at)
     summary = {
         "at": at,
         "models": {name: record.version for name, (record, _) in models.items()},

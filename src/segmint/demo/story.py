@@ -265,7 +265,7 @@ def predictions(demo: Demo, top: int = 5, segment: str = "high_value_at_risk") -
                                     settings=TrainSettings(n_estimators=100))
     models = load_active(demo.store)
     scores = score(demo.store, demo.config.identity, models, demo.now)
-    published = publish(demo.store, demo.store, demo.config.identity, scores, demo.now)
+    published = publish(demo.store, demo.config.identity, scores, demo.now)
     record, churn = models["churn"]
     riskiest = scores["churn_probability"].dropna().sort_values(ascending=False, kind="stable").head(top)
     personas = _personas(demo)

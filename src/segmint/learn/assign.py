@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from segmint.config.model import Config, IdentityConfig
-from segmint.identity.profiles import PROFILE_EVENTS, refresh
+from segmint.identity.profiles import PROFILE_EVENTS
 from segmint.learn.features import load_features
 from segmint.models.registry import ModelNotFoundError, ModelRecord, load_model, save_model
-from segmint.traits.publish import PublishReport, profile_user_ids, publish_traits
+from segmint.traits.publish import PublishReport, publish_to_store
 
 if TYPE_CHECKING:
     from segmint.learn.cluster import Clustering
@@ -88,14 +88,7 @@ def publish(
     store: Any, identity: IdentityConfig, assignments: pd.DataFrame, *, version: int, at: datetime
 ) -> PublishReport:
     """Publish the assignments as traits, then bring the profiles up to date."""
-    from segmint.ingest.ingestor import Ingestor
-
-    writer = store if hasattr(store, "ingest") else Ingestor(store)
-    report = publish_traits(writer, profile_user_ids(store), trait_values(assignments),
-                            producer=producer(version), at=at)  # fmt: skip
-    if report.accepted:
-        refresh(store, identity)
-    return report
+    return publish_to_store(store, identity, trait_values(assignments), producer=producer(version), at=at)
 
 
 UNASSIGNED_SQL = f"""

@@ -230,11 +230,6 @@ def publish_rfm(store: Any, config: Config, scores: pd.DataFrame, at: datetime) 
     holds it; either way the traits arrive as ``identify`` calls from the
     source ``segmint`` (see ``segmint.traits.publish``).
     """
-    from segmint.identity.profiles import refresh
-    from segmint.ingest.ingestor import Ingestor
-    from segmint.traits.publish import profile_user_ids, publish_traits
+    from segmint.traits.publish import publish_to_store
 
-    writer = store if hasattr(store, "ingest") else Ingestor(store)
-    report = publish_traits(writer, profile_user_ids(store), rfm_traits(scores), producer=PRODUCER, at=at)
-    refresh(store, config.identity)
-    return report
+    return publish_to_store(store, config.identity, rfm_traits(scores), producer=PRODUCER, at=at)

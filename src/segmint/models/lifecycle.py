@@ -125,5 +125,5 @@ def maintain(
     }
     if score_after:
         scores = score(store, config.identity, load_active(store), at)
-        report["published"] = publish(store, store, config.identity, scores, at).as_dict()
+        report["published"] = publish(store, config.identity, scores, at).as_dict()
     return report

@@ -21,12 +21,11 @@ import pandas as pd
 from segmint.clock import as_utc
 from segmint.config.model import IdentityConfig
 from segmint.errors import NotFoundError
-from segmint.identity.profiles import refresh
 from segmint.models.classify import BIAS
 from segmint.models.features import build_features, identities_at, orders_until
 from segmint.models.registry import ModelNotFoundError, ModelRecord, load_model
 from segmint.models.training import TASKS, PredictiveModel
-from segmint.traits.publish import PublishReport, profile_user_ids, publish_traits
+from segmint.traits.publish import PublishReport, publish_to_store
 
 PRODUCER = "models"
 TRAITS: tuple[str, ...] = tuple(t for task in TASKS.values() for t in task.traits)
@@ -68,16 +67,10 @@ def score(store: Any, identity: IdentityConfig, models: Loaded, at: datetime) ->
     return frame
 
 
-def publish(writer: Any, store: Any, identity: IdentityConfig, scores: pd.DataFrame, at: datetime) -> PublishReport:
+def publish(store: Any, identity: IdentityConfig, scores: pd.DataFrame, at: datetime) -> PublishReport:
     """Publish ``scores`` as traits stamped ``at`` and bring the profiles up to date."""
-    if not hasattr(writer, "ingest"):
-        from segmint.ingest.ingestor import Ingestor
-
-        writer = Ingestor(writer)
     values = scores.reset_index().rename(columns={"index": "profile_id"})
-    report = publish_traits(writer, profile_user_ids(store), values, producer=PRODUCER, at=as_utc(at))
-    refresh(store, identity)
-    return report
+    return publish_to_store(store, identity, values, producer=PRODUCER, at=as_utc(at))
 
 
 def _profile_at(store: Any, identity: IdentityConfig, any_id: str, at: datetime) -> str:

@@ -40,7 +40,6 @@ from typing import Any
 
 import orjson
 import pandas as pd
-import pyarrow as pa
 from rapidfuzz import fuzz
 from sqlglot import exp
 
@@ -235,16 +234,12 @@ def merge_messages(pairs: pd.DataFrame, at: datetime) -> list[str]:
 def apply_merges(store: Any, identity: Any, pairs: pd.DataFrame, at: datetime) -> dict[str, int]:
     """Publish the merges of ``pairs`` and refresh the profiles; review pairs are left alone."""
     from segmint.identity.profiles import refresh
-    from segmint.ingest.ingestor import Ingestor
-    from segmint.ingest.staging import Arrival, stage
-    from segmint.traits.publish import SOURCE
+    from segmint.traits.publish import send, store_writer
 
     messages = merge_messages(pairs, at)
     if not messages:
         return {"merges": 0, "accepted": 0, "duplicates": 0, "failed": 0}
-    writer = store if hasattr(store, "ingest") else Ingestor(store)
-    staged: pa.Table = stage(messages, Arrival(source=SOURCE, arrived_at=datetime.now(UTC), origin=f"segmint:{PRODUCER}"))
-    result = writer.ingest(staged)
+    result = send(store_writer(store), messages, producer=PRODUCER)
     refresh(store, identity)
     return {"merges": len(messages), "accepted": result.accepted, "duplicates": result.duplicates, "failed": result.failed}
 

@@ -124,12 +124,40 @@ def publish_traits(
         for row in records
         if str(row[0]) in user_ids
     ]
-    messages = identify_messages(rows, producer=producer, at=at)
-    result = IngestResult(received=0)
-    if messages:
-        arrival = Arrival(source=SOURCE, arrived_at=datetime.now(timezone.utc), origin=f"segmint:{producer}")
-        result = writer.ingest(stage(messages, arrival))
+    result = send(writer, identify_messages(rows, producer=producer, at=at), producer=producer)
     return PublishReport(producer, at, len(rows), result.accepted, result.duplicates, result.failed)
+
+
+def send(writer: TraitWriter, messages: list[str], *, producer: str) -> IngestResult:
+    """Ingest messages segmint wrote itself, from the source ``segmint``, origin ``segmint:<producer>``."""
+    if not messages:
+        return IngestResult(received=0)
+    arrival = Arrival(source=SOURCE, arrived_at=datetime.now(timezone.utc), origin=f"segmint:{producer}")
+    return writer.ingest(stage(messages, arrival))
+
+
+def store_writer(store: Any) -> TraitWriter:
+    """A store's way in: a server's ``RemoteStore`` ingests itself; a local store through an ``Ingestor``."""
+    from segmint.ingest.ingestor import Ingestor
+
+    return store if hasattr(store, "ingest") else Ingestor(store)
+
+
+def publish_to_store(
+    store: Any, identity: Any, values: pd.DataFrame, *, producer: str, at: datetime
+) -> PublishReport:
+    """Publish ``values`` into a store (local, or the server's) and bring its profile tables up to date.
+
+    What RFM, clustering and the models all do with what they learn. The
+    profiles are rebuilt only when something new was stored: republishing
+    the same values at the same instant changes no message, so no trait.
+    """
+    from segmint.identity.profiles import refresh
+
+    report = publish_traits(store_writer(store), profile_user_ids(store), values, producer=producer, at=at)
+    if report.accepted:
+        refresh(store, identity)
+    return report
 
 
 def profile_user_ids(store: Any) -> dict[str, str | None]:
