@@ -35,13 +35,15 @@ through the server that holds it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from sqlglot import exp
 
+from segmint.clock import as_utc
 from segmint.config.model import Config, RfmConfig, RfmRule
+from segmint.identity.profiles import PROFILE_EVENTS
 from segmint.segments.batch.dialects import DuckDB
 from segmint.store.store import StoreReader
 
@@ -60,11 +62,8 @@ _DAY_US = 86_400_000_000
 
 _QUERY = """
 WITH orders AS (
-    SELECT i.profile_id, e.event_time, {value} AS value
-    FROM events AS e
-    JOIN identities AS i
-      ON i.kind = CASE WHEN e.user_id IS NOT NULL THEN 'user_id' ELSE 'anonymous_id' END
-     AND i.value = coalesce(e.user_id, e.anonymous_id)
+    SELECT e.profile_id, e.event_time, {value} AS value
+    FROM ({profile_events}) AS e  -- events with their profile, by the store's own rule
     WHERE e.type = 'track' AND {is_order} AND e.event_time <= {as_of}
 ),
 customers AS (
@@ -94,7 +93,7 @@ ORDER BY profile_id
 def rfm_sql(config: RfmConfig, as_of: datetime) -> str:
     """The query that scores and names every customer at ``as_of`` (DuckDB SQL over the store)."""
     dialect = DuckDB()
-    instant = as_of.replace(tzinfo=UTC) if as_of.tzinfo is None else as_of.astimezone(UTC)
+    instant = as_utc(as_of)
     events = exp.column("event", "e").isin(*[exp.Literal.string(name) for name in config.events])
     value = exp.Coalesce(
         this=_number(dialect, config.value[0]), expressions=[_number(dialect, p) for p in config.value[1:]]
@@ -102,9 +101,10 @@ def rfm_sql(config: RfmConfig, as_of: datetime) -> str:
     total = dialect.float_sum(exp.column("value"), None)
     monetary = total if config.monetary == "sum" else exp.Div(this=total, expression=exp.func("count", exp.Star()))
     return _QUERY.format(
+        profile_events=PROFILE_EVENTS.format(events="events", identities="identities"),
         value=value.sql("duckdb"),
         is_order=events.sql("duckdb"),
-        as_of=exp.cast(exp.Literal.string(instant.isoformat()), "TIMESTAMPTZ").sql("duckdb"),
+        as_of=dialect.sql(dialect.instant(instant.isoformat())),
         monetary=monetary.sql("duckdb"),
         day=_DAY_US,
         n=SCORES,

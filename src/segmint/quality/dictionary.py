@@ -33,12 +33,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
 from sqlglot import exp
 
+from segmint.clock import as_utc
+from segmint.identity.profiles import PROFILE_EVENTS
+from segmint.segments.batch.dialects import DuckDB
 from segmint.store.store import StoreReader
 
 WEIGHTS = {"completeness": 0.4, "validity": 0.4, "freshness": 0.2}
@@ -80,12 +83,11 @@ GROUP BY ALL
 
 # A property belongs to a message; a trait to the profile the identify resolves to.
 _PROPERTY_OWNER = "SELECT *, NULL AS owner FROM msg WHERE type IN ('track', 'page', 'screen') AND doc IS NOT NULL"
-_TRAIT_OWNER = """
-SELECT m.*, i.profile_id AS owner FROM msg AS m
-JOIN identities AS i
-  ON i.kind = CASE WHEN m.user_id IS NOT NULL THEN 'user_id' ELSE 'anonymous_id' END
- AND i.value = coalesce(m.user_id, m.anonymous_id)
-WHERE m.type = 'identify' AND m.doc IS NOT NULL
+# Profiles by the store's own rule (identity.profiles.PROFILE_EVENTS), so the report never disagrees with them.
+_TRAIT_OWNER = f"""
+SELECT * EXCLUDE (profile_id), profile_id AS owner
+FROM ({PROFILE_EVENTS.format(events="msg", identities="identities")})
+WHERE type = 'identify' AND doc IS NOT NULL
 """
 
 _OWNERS = """
@@ -97,14 +99,11 @@ GROUP BY ALL
 """
 
 _EVENTS = "SELECT source, event, count(*) AS messages, max(event_time) AS last_seen FROM ({messages}) GROUP BY ALL"
-_IDENTIFIED = """
-SELECT m.source, count(DISTINCT i.profile_id) AS profiles FROM ({messages}) AS m
-JOIN identities AS i
-  ON i.kind = CASE WHEN m.user_id IS NOT NULL THEN 'user_id' ELSE 'anonymous_id' END
- AND i.value = coalesce(m.user_id, m.anonymous_id)
-WHERE m.type = 'identify'
-GROUP BY ALL
-"""
+_IDENTIFIED = (
+    "SELECT source, count(DISTINCT profile_id) AS profiles FROM ("
+    + PROFILE_EVENTS.format(events="({messages})", identities="identities")
+    + ") WHERE type = 'identify' GROUP BY ALL"
+)
 # Failed messages are counted as they stand (``received_at`` is when they
 # arrived, not when they happened, so it cannot be compared with as_of).
 _FAILED = """
@@ -118,8 +117,7 @@ def _literal(text: str) -> str:
 
 
 def _instant(as_of: datetime) -> str:
-    moment = as_of.replace(tzinfo=UTC) if as_of.tzinfo is None else as_of.astimezone(UTC)
-    return exp.cast(exp.Literal.string(moment.isoformat()), "TIMESTAMPTZ").sql("duckdb")
+    return DuckDB().sql(DuckDB().instant(as_utc(as_of).isoformat()))
 
 
 def data_dictionary(store: StoreReader, as_of: datetime, *, half_life_days: float = HALF_LIFE_DAYS) -> pd.DataFrame:
@@ -239,7 +237,7 @@ def _mean(values: Iterable[float | None]) -> float:
 
 
 def _finish(rows: list[dict[str, Any]], as_of: datetime, half_life_days: float) -> pd.DataFrame:
-    moment = as_of.replace(tzinfo=UTC) if as_of.tzinfo is None else as_of.astimezone(UTC)
+    moment = as_utc(as_of)
     for row in rows:
         age = (moment - row["last_seen"]).total_seconds() / 86_400 if row["last_seen"] is not None else None
         row["freshness"] = 0.5 ** (max(age, 0.0) / half_life_days) if age is not None else 0.0
