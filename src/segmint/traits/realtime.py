@@ -33,6 +33,7 @@ from typing import Any
 
 from segmint.segments.definition import Comparison
 from segmint.segments.realtime.compare import compile_test
+from segmint.segments.realtime.leaves import FOREVER, _aggregate
 from segmint.segments.realtime.state import SEQ_BITS, IdState, exact, number, to_float
 from segmint.segments.values import lookup
 from segmint.traits.definition import DAY_MICROS, NUMBER_KINDS, VALUE_KINDS, TraitDefinition
@@ -121,16 +122,10 @@ def summary_value(definition: TraitDefinition, summary: Summary, now: int) -> An
         return None if summary.last is None else (now - (summary.last[0] >> SEQ_BITS)) // DAY_MICROS
     if kind == "distinct_count":
         return len(summary.tally)
+    if kind in ("sum", "avg", "min", "max"):
+        return _aggregate(kind, summary.n, summary.total, summary.lo, summary.hi)
     if summary.n == 0:
         return None
-    if kind == "sum":
-        return to_float(summary.total)
-    if kind == "avg":
-        return to_float(summary.total, summary.n)
-    if kind == "min":
-        return summary.lo
-    if kind == "max":
-        return summary.hi
     if kind == "first":
         return _plain(summary.first[1])  # type: ignore[index]
     if kind == "last":
@@ -271,7 +266,6 @@ def _next_day(last: int, now: int) -> int:
     return last + ((now - last) // DAY_MICROS + 1) * DAY_MICROS
 
 
-FOREVER = 1 << 62  # beyond any instant the clock reaches
 STEPS = 8  # value changes looked through for a flip of the condition; beyond, a wake-up looks again
 
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from segmint.config.model import IdentityConfig
 from segmint.segments.definition import (
@@ -65,7 +65,9 @@ from segmint.segments.realtime.state import (
 )
 from segmint.segments.values import lookup
 from segmint.traits.definition import TraitDefinition
-from segmint.traits.realtime import ComputedTraitLeaf, TraitSlot
+
+if TYPE_CHECKING:  # imported where used: traits.realtime builds on this package's leaves
+    from segmint.traits.realtime import ComputedTraitLeaf, TraitSlot
 
 SNAPSHOT_FORMAT = 2  # 2: numbers as doubles (sums, min, max, same keys)
 Formula = Callable[[list[bool], list[bool]], bool]
@@ -130,6 +132,8 @@ def _where_test(where: tuple[PropertyFilter, ...]) -> WhereTest | None:
 
 class _Builder:
     def __init__(self, computed: dict[str, TraitDefinition]) -> None:
+        from segmint.traits.realtime import TraitSlot
+
         self.leaves: list[Leaf | ComputedTraitLeaf] = []
         self.leaf_of: dict[Condition, int] = {}
         self.slots: list[Slot] = []
@@ -168,6 +172,8 @@ class _Builder:
             if computed is None:
                 self.leaves.append(TraitLeaf(condition.trait, condition.comparisons))
                 return index
+            from segmint.traits.realtime import ComputedTraitLeaf
+
             self.leaves.append(ComputedTraitLeaf(computed.index, computed.definition, condition.comparisons))
             computed.leaves += ((index, None),)
             self.slot_leaves[computed.index].append(index)
