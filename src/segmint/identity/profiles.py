@@ -68,26 +68,6 @@ def resolve_identities(
     return resolve_components(ids, found, identity.limits, identity.max_ids)
 
 
-def identity_table(graph: IdentityGraph | Resolution) -> pa.Table:
-    if isinstance(graph, Resolution):
-        return graph.identity_table()
-    kinds, values, profiles, first = [], [], [], []
-    for profile_id, members in graph.profiles():
-        for kind, value in members:
-            kinds.append(kind)
-            values.append(value)
-            profiles.append(profile_id)
-            first.append(graph.first_seen((kind, value))[0])
-    return pa.table(
-        {
-            "kind": pa.array(kinds, pa.string()),
-            "value": pa.array(values, pa.string()),
-            "profile_id": pa.array(profiles, pa.string()),
-            "first_seen": pa.array(first, pa.int64()).cast(pa.timestamp("us", tz="UTC")),
-        }
-    )
-
-
 def conflict_table(graph: IdentityGraph | Resolution) -> pa.Table:
     rows = [
         (c.link.a[0], c.link.a[1], c.link.b[0], c.link.b[1], c.link.at, c.link.seq, c.reason)
@@ -129,7 +109,7 @@ GROUP BY profile_id
 def rebuild(con: duckdb.DuckDBPyConnection, identity: IdentityConfig) -> Resolution:
     """Recompute identities, conflicts and profiles from all stored events."""
     graph = resolve_identities(con, identity)
-    ids = identity_table(graph)
+    ids = graph.identity_table()
     conflicts = conflict_table(graph)
     con.register("ids_in", ids)
     con.register("conflicts_in", conflicts)

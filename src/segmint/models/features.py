@@ -28,7 +28,7 @@ import pyarrow as pa
 
 from segmint.clock import as_utc
 from segmint.config.model import IdentityConfig
-from segmint.identity.profiles import identity_table, resolve_identities
+from segmint.identity.profiles import resolve_identities
 
 # Behavioural features, in the order models see them (numeric traits follow).
 FEATURES: tuple[str, ...] = (
@@ -108,7 +108,7 @@ class _QueryConnection:
 
 def identities_at(store: Any, identity: IdentityConfig, at: datetime) -> pa.Table:
     """The identity graph as it stood at ``at``: ``kind, value, profile_id`` per identifier."""
-    return identity_table(resolve_identities(_QueryConnection(store), identity, as_utc(at)))  # type: ignore[arg-type]
+    return resolve_identities(_QueryConnection(store), identity, as_utc(at)).identity_table()  # type: ignore[arg-type]
 
 
 def id_params(ids: pa.Table) -> list[list[str]]:

@@ -38,7 +38,7 @@ from sqlglot import exp
 
 from segmint.config.model import IdentityConfig
 from segmint.identity.graph import ANONYMOUS_ID, USER_ID
-from segmint.identity.profiles import identity_table, resolve_identities
+from segmint.identity.profiles import resolve_identities
 from segmint.segments.batch.dialects import Dialect
 from segmint.segments.batch.needs import Needs, ValueNeed
 
@@ -48,7 +48,7 @@ PROFILE_IDS_SCHEMA = pa.schema([("kind", pa.string()), ("value", pa.string()), (
 def profile_ids(con: duckdb.DuckDBPyConnection, identity: IdentityConfig, as_of: datetime) -> pa.Table:
     """Every identifier seen up to ``as_of`` and the id of its profile then."""
     # The resolution's own Arrow table: built from arrays, not a Python loop over profiles.
-    table = identity_table(resolve_identities(con, identity, as_of))
+    table = resolve_identities(con, identity, as_of).identity_table()
     return table.select(PROFILE_IDS_SCHEMA.names).cast(PROFILE_IDS_SCHEMA)
 
 
