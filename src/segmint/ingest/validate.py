@@ -136,11 +136,6 @@ def _structural_reason(message: Any, size: int, ids: dict[str, Any]) -> str | No
     return None
 
 
-_NULL = NULL
-_FIRST_US = FIRST_US
-_LAST_US = LAST_US
-
-
 def judge(
     staged: pa.Table, con: duckdb.DuckDBPyConnection | None = None, messages: Sequence[Any] | None = None
 ) -> pa.Table:
@@ -168,14 +163,14 @@ def judge(
     at_timestamp, at_original, at_sent, at_received, at_batch = at
     arrived = staged.column("arrived_at").cast(pa.int64()).to_numpy()
     trust = staged.column("trust_received_at").to_numpy(zero_copy_only=False).astype(bool)
-    sent = np.where(at_sent != _NULL, at_sent, at_batch)
-    received = np.where(trust & (at_received != _NULL), at_received, arrived)
+    sent = np.where(at_sent != NULL, at_sent, at_batch)
+    received = np.where(trust & (at_received != NULL), at_received, arrived)
     event_time = np.where(
-        at_timestamp != _NULL,
+        at_timestamp != NULL,
         at_timestamp,
         np.where(
-            at_original != _NULL,
-            np.where(sent != _NULL, received - (sent - at_original), at_original),
+            at_original != NULL,
+            np.where(sent != NULL, received - (sent - at_original), at_original),
             received,
         ),
     )
@@ -194,13 +189,13 @@ def judge(
         reason = _structural_reason(message, size, ids)
         if reason is None:
             reason = _late_reason(message, *instants)
-        if reason is None and not _FIRST_US <= when <= _LAST_US:
+        if reason is None and not FIRST_US <= when <= LAST_US:
             reason = OUT_OF_RANGE_REASON
         rows.append(_valid_row(raw, message, source, ids) if reason is None else _failed_row(raw, reason, message, ids))
     columns = dict(zip(_TEXT_OUTPUT, zip(*rows))) if rows else {name: () for name in _TEXT_OUTPUT}
     valid = np.fromiter((r is None for r in columns["reason"]), dtype=bool, count=count)
 
-    event_time = np.where(valid, event_time, _NULL)  # no event time for a message that failed
+    event_time = np.where(valid, event_time, NULL)  # no event time for a message that failed
     out: dict[str, Any] = {
         "ord": staged.column("ord"),
         "source": staged.column("source"),
@@ -210,7 +205,7 @@ def judge(
         if name in _TIME_OUTPUT:
             values = {"received_at": received, "event_time": event_time, "timestamp": at_timestamp,
                       "original_timestamp": at_original, "sent_at": sent}[name]
-            out[name] = pa.array(values, pa.int64(), mask=values == _NULL).cast(_TS)
+            out[name] = pa.array(values, pa.int64(), mask=values == NULL).cast(_TS)
         else:
             out[name] = pa.array(columns[name], kind)
     return pa.table(out)
@@ -233,7 +228,7 @@ def _late_reason(message: dict[str, Any], *parsed: int) -> str | None:
     """The checks after the structural ones: instants, then objects."""
     for field, value in zip(_INSTANTS, parsed):
         present = message.get(field)
-        if present is not None and (type(present) is not str or value == _NULL):
+        if present is not None and (type(present) is not str or value == NULL):
             return f"{field} is not an ISO-8601 date-time in the years 1 to 9999: {as_text(present)}"
     for field in _OBJECTS:
         present = message.get(field)
