@@ -8,11 +8,16 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
+from message_strategies import messages
 
 from segmint.config.model import Config, ImportMapping
 from segmint.errors import IngestError, MappingError
 from segmint.ingest.importer import import_files, plan_imports
 from segmint.ingest.ingestor import Ingestor
+from segmint.ingest.staging import message_text
 
 MAPPINGS = {
     "customers": ImportMapping(
@@ -131,7 +136,7 @@ def test_blocks_are_cut_into_lines_as_split_would(tmp_path):
     ]
     assert count == len(lines)
     got = table.select(["ord", "raw", "origin"]).to_pylist()
-    assert [(r["ord"], r["raw"], r["origin"]) for r in got] == expected
+    assert [(r["ord"], message_text(r["raw"]), r["origin"]) for r in got] == expected
 
 
 @pytest.mark.parametrize("chunk", [7, 64, 1 << 20])
@@ -150,4 +155,61 @@ def test_blocks_of_any_size_read_the_same_lines(tmp_path, monkeypatch, chunk):
     rows = [r for t in tables for r in t.select(["ord", "raw", "origin"]).to_pylist()]
     assert [r["origin"] for r in rows] == ["x.jsonl:1", "x.jsonl:3", "x.jsonl:5 message 1", "x.jsonl:6"]
     assert [r["ord"] for r in rows] == [0, 1, 2, 3]
-    assert rows[1]["raw"] == lines[2].decode()
+    assert message_text(rows[1]["raw"]) == lines[2].decode()
+
+
+@given(st.lists(st.text(alphabet=" \t\r\x0b\x0c\u00a0\u2003\u3000aé{}", max_size=6), max_size=12))
+def test_only_lines_of_whitespace_are_skipped(tmp_path_factory, lines):
+    """Only suspicious lines are trimmed (for speed); the rule is still Unicode whitespace."""
+    from datetime import datetime, timezone
+
+    from segmint.ingest.files import FilePlan, _stage_block, import_arrival
+
+    plan = FilePlan(Path("x.jsonl"), "jsonl", None, None, 0)
+    data = "".join(line + "\n" for line in lines).encode()
+    table, count = _stage_block(data, False, 0, plan, import_arrival("s", datetime.now(timezone.utc)), 0)
+    assert count == len(lines)
+    assert [message_text(raw) for raw in table.column("raw").to_pylist()] == [line for line in lines if line.strip()]
+
+
+_line = st.one_of(
+    messages.map(lambda m: orjson.dumps(m).decode()),
+    # copies of one message that differ (which is stored shows), some without an id
+    st.tuples(st.integers(0, 4), st.sampled_from(["A", "B", None])).map(
+        lambda p: orjson.dumps({"type": "track", "event": p[1], "userId": "u", "messageId": f"m{p[0]}"}).decode()
+    ),
+    st.sampled_from(["{broken", '{"type": "track", "event": "E", "userId": "u"}', "   "]),
+)
+
+
+@settings(max_examples=20, deadline=None)
+@given(files=st.lists(st.lists(_line, min_size=1, max_size=20), min_size=1, max_size=2))
+def test_a_file_is_stored_alike_through_python_and_inside_duckdb(tmp_path_factory, files):
+    """Lines staged with their newlines, judged in bulk (keys first, one insert), store what Python stores."""
+    from datetime import datetime, timezone
+
+    from segmint.clock import FixedClock
+    from segmint.ingest import ingestor as ingestor_module
+    from segmint.store.store import Store
+
+    folder = tmp_path_factory.mktemp("f")
+    paths = [write_jsonl(folder / f"f{i}.jsonl", lines) for i, lines in enumerate(files)]
+    outcomes = []
+    for threshold in (10**9, 0):
+        original = ingestor_module.PYTHON_PATH_MAX_ROWS
+        ingestor_module.PYTHON_PATH_MAX_ROWS = threshold
+        try:
+            with Store(folder / f"s{threshold}.duckdb") as store:
+                clock = FixedClock(datetime(2026, 1, 2, tzinfo=timezone.utc))
+                writer = Ingestor(store, clock)
+                reports = [  # each file, then each again
+                    import_files(plan_imports([path], CONFIG), writer, clock=clock)[0] for path in paths + paths
+                ]
+                outcomes.append((
+                    [(r.received, r.accepted, r.duplicates, r.failed, dict(r.reasons)) for r in reports],
+                    store.query("SELECT * FROM events ORDER BY seq").to_pylist(),
+                    store.query("SELECT * FROM failed_messages ORDER BY id").to_pylist(),
+                ))
+        finally:
+            ingestor_module.PYTHON_PATH_MAX_ROWS = original
+    assert outcomes[0] == outcomes[1]

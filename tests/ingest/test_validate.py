@@ -21,7 +21,13 @@ JSON_COLUMNS = ("properties", "traits", "context", "integrations", "extra")
 
 odd_lines = st.sampled_from(['{"type": "track", "userId": "u", "event": "E", "x": 1, "x": 2}',
                              '{"type": "track", "type": "track", "userId": "u", "event": "E"}', "not json", "[1, 2]", '"text"', "3", "null", '{"type": true, "userId": "u"}',
-                             '{"type": {"a": 1}, "userId": "u"}', '{"type": "track", "userId": "u", "event": " "}'])
+                             '{"type": {"a": 1}, "userId": "u"}', '{"type": "track", "userId": "u", "event": " "}',
+                             # whitespace before the object; integers beyond 64 bits; escapes in a field read as text
+                             ' \t{"type": "track", "userId": "u", "event": "E"}',
+                             '{"type": "track", "userId": 18446744073709551615, "event": "E"}',
+                             '{"type": "track", "userId": 18446744073709551616, "event": "E"}',
+                             '{"type": "track", "userId": -9223372036854775809, "event": "E"}',
+                             '{"type": "tr\\u0061ck", "userId": "a\\"b", "event": "\\u00e9"}'])
 
 
 def both(raws, sent_at=None, trust=False):
@@ -39,6 +45,9 @@ def both(raws, sent_at=None, trust=False):
 )
 def test_python_and_sql_validation_agree(batch, sent_at, trust):
     via_sql, via_python = both(batch, sent_at, trust)
+    # A JSONL line is staged with its newline (staging.py): judged the same, by both.
+    as_lines = both([raw + "\n" for raw in batch], sent_at, trust)
+    assert as_lines == (via_sql, via_python)
     assert len(via_sql) == len(via_python)
     for sql_row, py_row in zip(via_sql, via_python):
         for column, value in sql_row.items():
@@ -56,3 +65,4 @@ def test_message_keys_match_duckdb():
             [source, message_id, source, message_id],
         ).fetchall()[0]
         assert message_key(source, message_id) == expected
+

@@ -122,6 +122,7 @@ class Ingestor:
         # prepare() runs on one thread and commit() on another (server/committer.py)
         self._state = threading.Lock()
         self._in_flight: list[PendingCommit] = []  # prepared, not yet committed, oldest first
+        self._checks: _BulkChecks | None = None
 
     def _scalar(self, sql: str) -> int:
         rows = self._con.execute(sql).fetchall()
@@ -150,67 +151,90 @@ class Ingestor:
     def _ingest_in_sql(self, staged: pa.Table, store_failures: bool) -> IngestResult:
         """:meth:`ingest` for large batches: the messages never come back to Python.
 
-        The judged batch stays in a DuckDB temporary table; only the
-        columns deduplication needs are fetched, and the accepted rows are
-        inserted from the table by position. Same rules, same result
-        (tests/ingest/test_ingestor.py holds it to the Arrow path).
+        One statement judges and normalises the batch and inserts the valid
+        messages the deduplication index does not hold straight into
+        ``events``: nothing is materialised in between, and DuckDB writes
+        the rows while it parses them. DuckDB asks the index through a
+        function (``_BulkChecks``), a chunk of keys at a time. Then, in the
+        same transaction and only when the numbers call for it:
+
+        - copies of one message within the batch (each new to the index,
+          so all inserted) are cut to the first;
+        - the stored rows are numbered again without gaps (each row was
+          inserted under a number from its position in the batch);
+        - if any message was invalid, the batch is judged again for the
+          failures and their reasons.
+
+        tests/ingest/test_ingestor.py holds the result to the Arrow path's.
         """
         con = self._con
         if self._in_flight:
             raise RuntimeError("a bulk ingest needs the writer to itself: batches are still in flight")
+        first_seq = self._next_seq
+        ords = staged.column("ord").to_numpy()
+        by_ord = np.argsort(ords, kind="stable")
+        seq = np.empty(len(ords), dtype=np.int64)
+        seq[by_ord] = np.arange(first_seq, first_seq + len(ords), dtype=np.int64)
+        numbered = staged.append_column("seq", pa.array(seq))
         # In slices, so that DuckDB judges them on every core.
-        con.register("staged_in", pa.Table.from_batches(staged.to_batches(max_chunksize=SQL_SLICE_ROWS)))
+        con.register("staged_in", pa.Table.from_batches(numbered.to_batches(max_chunksize=SQL_SLICE_ROWS)))
+        checks = self._bulk_checks()
+        checks.begin()
+        judged = normalize_sql("staged_in", carry=("seq",))
+        columns = ", ".join("?::TIMESTAMPTZ" if name == "ingested_at" else f'"{name}"' for name in EVENT_COLUMNS)
+        result = IngestResult(received=staged.num_rows)
+        stored_failures = 0
+        con.execute("BEGIN TRANSACTION")
         try:
-            con.execute(f"CREATE OR REPLACE TEMP TABLE judged_in AS {normalize_sql('staged_in')}")
+            con.execute(
+                f"""INSERT INTO events SELECT {columns} FROM ({judged})
+                    WHERE CASE WHEN reason IS NULL THEN {_IS_NEW}(msg_key, msg_key_hi) ELSE {_FAILED}(ord) END""",
+                [self._clock.now()],
+            )
+            stored = con.execute(
+                "SELECT seq, msg_key, msg_key_hi FROM events WHERE seq >= ? ORDER BY seq", [first_seq]
+            ).fetchnumpy()
+            stored_seq = np.asarray(stored["seq"], dtype=np.int64)
+            low = np.asarray(stored["msg_key"], dtype=np.uint64)
+            high = np.asarray(stored["msg_key_hi"], dtype=np.uint64)
+            later = _later_copies(low, high)
+            if later.any():
+                con.execute("DELETE FROM events WHERE seq >= ? AND list_contains(?, seq)", [first_seq, stored_seq[later].tolist()])
+                stored_seq, low, high = stored_seq[~later], low[~later], high[~later]
+            _close_gaps(con, stored_seq, first_seq)
+            if checks.failed:
+                failed = con.sql(
+                    f"""SELECT ord, source, received_at, origin, reason, raw, user_id, anonymous_id
+                        FROM ({judged}) WHERE reason IS NOT NULL ORDER BY ord"""
+                ).to_arrow_table()
+                result.failures = [
+                    Failure(o, r) for o, r in zip(failed.column("ord").to_pylist(), failed.column("reason").to_pylist())
+                ]
+                if store_failures and failed.num_rows:
+                    stored_failures = self._store_failures(con, failed, self._next_failed)
+            con.execute("COMMIT")
+        except BaseException:
+            _rollback(con)
+            raise
         finally:
             con.unregister("staged_in")
-        try:
-            keys = con.sql(
-                "SELECT ord, source, message_id, reason, msg_key, msg_key_hi FROM judged_in"
-            ).to_arrow_table()
-            result, accepted, low, high = self._decide(keys)
-            valid = valid_mask(keys)
-            # One row per judged row, in the table's order (the order ``keys``
-            # was read in): a positional join picks the accepted ones without
-            # hashing or sorting. ``ord`` must match row for row, and the
-            # count is checked, so a misaligned join fails instead of losing rows.
-            seqs = self._next_seq - 1 + np.cumsum(accepted, dtype=np.int64)
-            chosen = pa.table({"ord": keys.column("ord"), "keep": pa.array(accepted), "seq": pa.array(seqs)})
-            columns = ", ".join(
-                "c.seq" if name == "seq" else "?::TIMESTAMPTZ" if name == "ingested_at" else f'j."{name}"'
-                for name in EVENT_COLUMNS
-            )
-            stored_failures = 0
-            con.register("chosen_in", chosen)
-            con.execute("BEGIN TRANSACTION")
-            try:
-                if result.accepted:
-                    inserted = con.execute(
-                        f"""INSERT INTO events SELECT {columns}
-                            FROM judged_in j POSITIONAL JOIN chosen_in c WHERE c.keep AND c.ord = j.ord""",
-                        [self._clock.now()],
-                    ).fetchall()[0][0]
-                    if inserted != result.accepted:
-                        raise StoreError(f"stored {inserted} messages of {result.accepted}; nothing was committed")
-                if store_failures and not valid.all():
-                    stored_failures = self._store_failures(
-                        con, "(SELECT * FROM judged_in WHERE reason IS NOT NULL)", self._next_failed
-                    )
-                con.execute("COMMIT")
-            except BaseException:
-                _rollback(con)
-                raise
-            finally:
-                con.unregister("chosen_in")
-        finally:
-            con.execute("DROP TABLE IF EXISTS judged_in")
+        result.accepted = len(stored_seq)
+        result.duplicates = result.received - result.accepted - result.failed
         if result.accepted:
-            self._index.add(low[accepted], high[accepted])
-            result.first_seq = self._next_seq
-            result.last_seq = self._next_seq + result.accepted - 1
-            self._next_seq += result.accepted
+            self._index.add(low, high)
+            result.first_seq = first_seq
+            result.last_seq = first_seq + result.accepted - 1
+            result.accepted_ords = np.sort(ords[by_ord[stored_seq - first_seq]])
+        self._next_seq += result.accepted
         self._next_failed += stored_failures
         return result
+
+    def _bulk_checks(self) -> "_BulkChecks":
+        """The functions the bulk insert calls, registered once on the writer's connection."""
+        if self._checks is None:
+            self._checks = _BulkChecks(self._index)
+            self._checks.register(self._con)
+        return self._checks
 
     def _decide(self, normalized: pa.Table) -> tuple[IngestResult, np.ndarray, np.ndarray, np.ndarray]:
         """Which judged messages are stored: valid, first of their key in the batch, not stored before."""
@@ -403,3 +427,68 @@ def _rollback(con: duckdb.DuckDBPyConnection | None) -> None:
         con.execute("ROLLBACK")
     except duckdb.Error:
         pass  # the failed statement (or COMMIT itself) already ended the transaction
+
+
+
+_IS_NEW = "segmint_is_new"
+_FAILED = "segmint_failed"
+
+
+class _BulkChecks:
+    """What DuckDB asks Python during a bulk insert.
+
+    ``segmint_is_new(low, high)``: whether the index lacks each key (read
+    only: the index does not change during the statement). ``segmint_failed(ord)``
+    is called for the invalid messages instead; it notes that there were
+    some (idempotent, so however DuckDB calls it the answer holds) and
+    keeps them out.
+    """
+
+    def __init__(self, index: DedupIndex) -> None:
+        self._index = index
+        self.failed = False
+
+    def begin(self) -> None:
+        self.failed = False
+
+    def register(self, con: duckdb.DuckDBPyConnection) -> None:
+        con.create_function(_IS_NEW, self._is_new, ["UBIGINT", "UBIGINT"], "BOOLEAN", type="arrow")
+        con.create_function(_FAILED, self._failed, ["BIGINT"], "BOOLEAN", type="arrow", side_effects=True)
+
+    def _is_new(self, low: pa.Array, high: pa.Array) -> pa.Array:
+        return pa.array(~self._index.contains(low.to_numpy(), high.to_numpy()))
+
+    def _failed(self, ords: pa.Array) -> pa.Array:
+        self.failed = True
+        return pa.array(np.zeros(len(ords), dtype=bool))
+
+
+def _later_copies(low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """Which rows (in ``seq`` order) repeat the key of an earlier row: a message sent twice in one batch."""
+    order = np.lexsort((np.arange(len(low)), high, low))
+    same = np.zeros(len(low), dtype=bool)
+    same[1:] = (low[order][1:] == low[order][:-1]) & (high[order][1:] == high[order][:-1])
+    later = np.zeros(len(low), dtype=bool)
+    later[order[same]] = True
+    return later
+
+
+def _close_gaps(con: duckdb.DuckDBPyConnection, stored_seq: np.ndarray, first_seq: int) -> None:
+    """Number the stored rows ``first_seq, first_seq + 1, ...`` (``stored_seq`` ascending).
+
+    Each row was inserted under ``first_seq`` plus its position in the
+    batch; rows not stored (invalid, retries, later copies) left gaps, which
+    the Arrow path never makes, and both paths store the same table.
+    """
+    renumbered = np.arange(first_seq, first_seq + len(stored_seq), dtype=np.int64)
+    moved = stored_seq != renumbered
+    if not moved.any():
+        return
+    con.register("seq_map", pa.table({"old": pa.array(stored_seq[moved]), "new": pa.array(renumbered[moved])}))
+    try:
+        con.execute(
+            "UPDATE events SET seq = seq_map.new FROM seq_map WHERE events.seq = seq_map.old AND events.seq >= ?",
+            [first_seq],
+        )
+    finally:
+        con.unregister("seq_map")

@@ -7,7 +7,8 @@ core; Python only moves Arrow buffers.
 
 ``staged`` columns: ``ord`` (position in the staged batch), ``source``,
 ``arrived_at`` (when segmint received it), ``batch_sent_at`` (the batch
-envelope's ``sentAt``, text or NULL), ``raw`` (the message text),
+envelope's ``sentAt``, text or NULL), ``raw`` (the message text, perhaps
+with a newline after it: see ``TEXT``),
 ``origin`` (where it came from, for the failed-messages store) and
 ``trust_received_at`` (true for files: the message's own ``receivedAt`` is
 the time received).
@@ -20,6 +21,8 @@ the deduplication key.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 MAX_MESSAGE_BYTES = 32 * 1024
 
@@ -45,16 +48,48 @@ _FIELDS: tuple[tuple[str, str], ...] = (
     ("context", "JSON"),
     ("integrations", "JSON"),
 )
-_INDEX = {name: i + 1 for i, (name, _) in enumerate(_FIELDS)}  # 1-based, as DuckDB lists
+_SCALARS = tuple(name for name, kind in _FIELDS if kind == "VARCHAR")
 
-_SCHEMA = "{" + ",".join(f'"{name}":"{kind}"' for name, kind in _FIELDS) + "}"
-_PATHS = "[" + ",".join(f"'$.{name}'" for name, _ in _FIELDS) + "]"
-_KNOWN_PRESENT = "len(list_filter(t, lambda x: x IS NOT NULL))"
+# One parse: every field as its JSON text (minified by the parser), from
+# which its JSON type and its value are read without parsing the message again.
+_SCHEMA = "{" + ",".join(f'"{name}":"JSON"' for name, _ in _FIELDS) + "}"
 _STRIP = "{" + ",".join(f'"{name}":null' for name, _ in _FIELDS) + "}"
+_KNOWN = "[" + ",".join(f"'{name}'" for name, _ in _FIELDS) + "]"
 
 # An identifier is a string or an integer; a float or an object is refused.
 ID_JSON_TYPES = ("VARCHAR", "BIGINT", "UBIGINT")
 _ID_TYPES = "[" + ",".join(f"'{t}'" for t in ID_JSON_TYPES) + "]"
+
+
+def _json_kind(text: str) -> str:
+    """The JSON type of a value's minified text, as ``json_type`` names it.
+
+    The first character settles all but numbers, and only numbers are
+    parsed (``json_type`` knows which integers fit 64 bits).
+    """
+    return (
+        f"CASE left({text}, 1) WHEN '\"' THEN 'VARCHAR' WHEN '{{' THEN 'OBJECT' WHEN '[' THEN 'ARRAY'"
+        f" WHEN 't' THEN 'BOOLEAN' WHEN 'f' THEN 'BOOLEAN' ELSE json_type({text}) END"
+    )
+
+
+def _json_text(text: str) -> str:
+    """A value's minified JSON text as SQL text: strings unescaped, anything else as written.
+
+    The parser escapes only what must be escaped, so a string without a
+    backslash is its text between the quotes.
+    """
+    return (
+        f"CASE WHEN left({text}, 1) <> '\"' THEN {text}::VARCHAR"
+        f" WHEN contains({text}, '\\') THEN {text} ->> '$' ELSE ({text}::VARCHAR)[2:-2] END"
+    )
+
+
+# The message text of a staged ``raw``: a JSONL line keeps its newline
+# (staging.py). The JSON functions skip it as whitespace; only what needs
+# the very text (a hash, a failed message kept) cuts it, since cutting
+# every message costs more than judging it (measured).
+TEXT = "CASE WHEN ends_with(raw, chr(10)) THEN raw[:-2] ELSE raw END"
 
 
 def _one_of(expr: str, options: str) -> str:
@@ -64,12 +99,17 @@ def _one_of(expr: str, options: str) -> str:
 
 
 def _t(field: str) -> str:
-    """The JSON type of a top-level field: NULL when absent, 'NULL' for null."""
-    return f"t[{_INDEX[field]}]"
+    """The JSON type of a top-level field: NULL when absent or null."""
+    return f'"t_{field}"'
+
+
+def _v(field: str) -> str:
+    """A scalar top-level field as text (see ``_json_text``)."""
+    return f'"v_{field}"'
 
 
 def _present(field: str) -> str:
-    return f"coalesce({_t(field)}, 'NULL') <> 'NULL'"
+    return f"{_t(field)} IS NOT NULL"
 
 
 _IDS = ("messageId", "userId", "anonymousId", "previousId", "groupId")
@@ -78,9 +118,34 @@ _OBJECTS = ("properties", "traits", "context", "integrations")
 _ISO_PREFIX = r"'\s*\d{4}-\d{2}-\d{2}([T ].*)?'"
 
 
-def _id_value(field: str) -> str:
+def _field_columns() -> str:
+    """``t_NAME`` (JSON type) for every known field, ``v_NAME`` (text) for the scalar ones."""
+    def value(name: str) -> str:
+        return f'j."{name}"'
+
+    columns = [f"{_json_kind(value(name))} AS {_t(name)}" for name, _ in _FIELDS]
+    columns += [f"{_json_text(value(name))} AS {_v(name)}" for name in _SCALARS]
+    return ",\n        ".join(columns)
+
+
+def _identifier(kind: str, text: str) -> str:
     """An identifier as text: strings trimmed of spaces, integers as digits, else NULL."""
-    return f"CASE WHEN {_one_of(_t(field), _ID_TYPES)} THEN nullif(trim(m.\"{field}\"), '') END"
+    return f"CASE WHEN {_one_of(kind, _ID_TYPES)} THEN nullif(trim({text}), '') END"
+
+
+def _id_value(field: str) -> str:
+    return _identifier(_t(field), _v(field))
+
+
+def _message_id(id_message: str) -> str:
+    """The id messages are deduplicated by: their messageId, else the MD5 of their text."""
+    return f"coalesce({id_message}, 'md5-' || md5({TEXT}))"
+
+
+def _key_halves() -> tuple[str, str]:
+    """``key128`` (the MD5 of source, NUL, message id) as two UBIGINT halves, as ``validate.message_key``."""
+    # One MD5 for both halves: md5_number's high 64 bits are md5_number_lower, its low ones md5_number_upper.
+    return "(key128 >> 64)::UBIGINT", "(key128 & 18446744073709551615::UHUGEINT)::UBIGINT"
 
 
 # Instants segmint accepts: those a Python datetime can hold, so that every
@@ -113,8 +178,8 @@ def _reason() -> str:
         ),
         (f"NOT {_present('type')}", f"'missing type: expected one of {types}'"),
         (
-            f"{_t('type')} <> 'VARCHAR' OR NOT {_one_of('m.type', str(list(MESSAGE_TYPES)))}",
-            f"'unknown type ' || coalesce('\"' || m.type || '\"', 'null') || ': expected one of {types}'",
+            f"{_t('type')} <> 'VARCHAR' OR NOT {_one_of(_v('type'), str(list(MESSAGE_TYPES)))}",
+            f"'unknown type ' || coalesce('\"' || {_v('type')} || '\"', 'null') || ': expected one of {types}'",
         ),
     ]
     for field in _IDS:
@@ -124,28 +189,28 @@ def _reason() -> str:
         )
     checks += [
         (
-            "m.type <> 'alias' AND id_user IS NULL AND id_anonymous IS NULL",
+            f"{_v('type')} <> 'alias' AND id_user IS NULL AND id_anonymous IS NULL",
             "'a message needs a userId or an anonymousId'",
         ),
         (
-            f"m.type = 'track' AND ({_t('event')} IS DISTINCT FROM 'VARCHAR' OR trim(m.event) = '')",
+            f"{_v('type')} = 'track' AND ({_t('event')} IS DISTINCT FROM 'VARCHAR' OR trim({_v('event')}) = '')",
             "'a track message needs an event name (a non-empty string)'",
         ),
         (
-            f"(m.type = 'page' OR m.type = 'screen') AND {_present('name')} AND {_t('name')} <> 'VARCHAR'",
+            f"({_v('type')} = 'page' OR {_v('type')} = 'screen') AND {_present('name')} AND {_t('name')} <> 'VARCHAR'",
             "'name must be a string'",
         ),
         (
-            "m.type = 'alias' AND (id_previous IS NULL OR id_user IS NULL)",
+            f"{_v('type')} = 'alias' AND (id_previous IS NULL OR id_user IS NULL)",
             "'an alias message needs both previousId and userId'",
         ),
-        ("m.type = 'group' AND id_group IS NULL", "'a group message needs a groupId'"),
+        (f"{_v('type')} = 'group' AND id_group IS NULL", "'a group message needs a groupId'"),
     ]
     for field, column in zip(_INSTANTS, ("at_timestamp", "at_original", "at_sent", "at_received")):
         checks.append(
             (
                 f"{_present(field)} AND ({_t(field)} <> 'VARCHAR' OR {column} IS NULL)",
-                f"'{field} is not an ISO-8601 date-time in the years 1 to 9999: ' || coalesce(m.\"{field}\", '?')",
+                f"'{field} is not an ISO-8601 date-time in the years 1 to 9999: ' || coalesce({_v(field)}, '?')",
             )
         )
     for field in _OBJECTS:
@@ -154,18 +219,26 @@ def _reason() -> str:
     return f"CASE\n{whens}\n        END"
 
 
-def normalize_sql(staged: str = "staged") -> str:
-    """The query that validates and normalises every row of ``staged``."""
+def normalize_sql(staged: str = "staged", *, carry: Sequence[str] = ()) -> str:
+    """The query that validates and normalises every row of ``staged``.
+
+    ``carry``: more columns of ``staged`` passed through to the result.
+    """
+    low, high = _key_halves()
+    carried = "".join(f",\n    {column}" for column in carry)
     return f"""
-WITH checked AS (
-    -- try(): one parse says both whether the text is JSON and what it holds.
-    SELECT *, try(json_type(raw)) AS top_type, strlen(raw) AS size FROM {staged}
+WITH parsed AS (
+    -- One parse of each message. try(): text that is not JSON gives NULL
+    -- (as does the JSON null); anything else that is not an object gives
+    -- a struct of NULLs, so its first character tells an object apart.
+    SELECT *, try(from_json(raw, '{_SCHEMA}')) AS j, strlen(raw) - ends_with(raw, chr(10))::INT AS size FROM {staged}
 ), typed AS (
-    SELECT *, top_type IS NOT NULL AS is_json FROM checked
-), fields AS (
     SELECT *,
-           CASE WHEN top_type = 'OBJECT' THEN from_json(raw, '{_SCHEMA}') END AS m,
-           CASE WHEN top_type = 'OBJECT' THEN json_type(raw, {_PATHS}) END AS t
+        CASE WHEN j IS NOT NULL AND starts_with(raw, '{{') THEN 'OBJECT' ELSE try(json_type(raw)) END AS top_type
+    FROM parsed
+), fields AS (
+    SELECT *, top_type IS NOT NULL AS is_json,
+        {_field_columns()}
     FROM typed
 ), values AS (
     SELECT *,
@@ -174,10 +247,10 @@ WITH checked AS (
         {_id_value('anonymousId')} AS id_anonymous,
         {_id_value('previousId')} AS id_previous,
         {_id_value('groupId')} AS id_group,
-        {instant_sql('m."timestamp"')} AS at_timestamp,
-        {instant_sql('m.originalTimestamp')} AS at_original,
-        {instant_sql('m.sentAt')} AS at_sent,
-        {instant_sql('m.receivedAt')} AS at_received,
+        {instant_sql(_v('timestamp'))} AS at_timestamp,
+        {instant_sql(_v('originalTimestamp'))} AS at_original,
+        {instant_sql(_v('sentAt'))} AS at_sent,
+        {instant_sql(_v('receivedAt'))} AS at_received,
         {instant_sql('batch_sent_at')} AS at_batch_sent
     FROM fields
 ), judged AS (
@@ -202,24 +275,23 @@ WITH checked AS (
         coalesce(early_reason, CASE WHEN NOT (ts_event {_IN_RANGE}) THEN '{OUT_OF_RANGE_REASON}' END) AS reason
     FROM timed
 ), keyed AS (
-    SELECT *, CASE WHEN reason IS NULL THEN coalesce(id_message, 'md5-' || md5(raw)) END AS full_id FROM final
+    SELECT *, CASE WHEN reason IS NULL THEN {_message_id('id_message')} END AS full_id FROM final
 ), hashed AS (
-    -- One MD5 for both halves: md5_number's high 64 bits are md5_number_lower, its low ones md5_number_upper.
     SELECT *, md5_number(source || chr(0) || full_id) AS key128 FROM keyed
 )
 SELECT
     ord,
     source,
     origin,
-    CASE WHEN reason IS NOT NULL THEN raw END AS raw,
+    CASE WHEN reason IS NOT NULL THEN {TEXT} END AS raw,
     reason,
     ts_received AS received_at,
     full_id AS message_id,
-    (key128 >> 64)::UBIGINT AS msg_key,
-    (key128 & 18446744073709551615::UHUGEINT)::UBIGINT AS msg_key_hi,
-    CASE WHEN reason IS NULL THEN m.type END AS type,
-    CASE WHEN m.type = 'track' THEN m.event END AS event,
-    CASE WHEN (m.type = 'page' OR m.type = 'screen') AND {_t('name')} = 'VARCHAR' THEN m.name END AS name,
+    {low} AS msg_key,
+    {high} AS msg_key_hi,
+    CASE WHEN reason IS NULL THEN {_v('type')} END AS type,
+    CASE WHEN {_v('type')} = 'track' THEN {_v('event')} END AS event,
+    CASE WHEN ({_v('type')} = 'page' OR {_v('type')} = 'screen') AND {_t('name')} = 'VARCHAR' THEN {_v('name')} END AS name,
     id_user AS user_id,
     id_anonymous AS anonymous_id,
     id_previous AS previous_id,
@@ -228,16 +300,16 @@ SELECT
     at_timestamp AS "timestamp",
     at_original AS original_timestamp,
     ts_sent AS sent_at,
-    CASE WHEN {_t('properties')} = 'OBJECT' THEN m.properties END AS properties,
+    CASE WHEN {_t('properties')} = 'OBJECT' THEN j.properties END AS properties,
     -- identify traits; some SDKs (rudder-sdk-python) send them only in context.traits
-    CASE WHEN {_t('traits')} = 'OBJECT' THEN m.traits
-         WHEN m.type = 'identify' AND json_type(m.context, '$.traits') = 'OBJECT'
-         THEN json_extract(m.context, '$.traits') END AS traits,
-    CASE WHEN {_t('context')} = 'OBJECT' THEN m.context END AS context,
-    CASE WHEN {_t('integrations')} = 'OBJECT' THEN m.integrations END AS integrations,
+    CASE WHEN {_t('traits')} = 'OBJECT' THEN j.traits
+         WHEN {_v('type')} = 'identify' AND json_type(j.context, '$.traits') = 'OBJECT'
+         THEN json_extract(j.context, '$.traits') END AS traits,
+    CASE WHEN {_t('context')} = 'OBJECT' THEN j.context END AS context,
+    CASE WHEN {_t('integrations')} = 'OBJECT' THEN j.integrations END AS integrations,
     -- Rebuilding the message without its known fields is costly; most
-    -- messages have no other key (json_keys counts each key, the type list each known one present).
-    CASE WHEN reason IS NULL AND len(json_keys(raw)) > {_KNOWN_PRESENT} THEN
-        nullif(json_merge_patch(raw, '{_STRIP}')::VARCHAR, '{{}}')::JSON END AS extra
+    -- messages have no other key.
+    CASE WHEN reason IS NULL AND len(list_filter(json_keys(raw), lambda k: NOT list_contains({_KNOWN}, k))) > 0 THEN
+        nullif(json_merge_patch(raw, '{_STRIP}')::VARCHAR, '{{}}')::JSON END AS extra{carried}
 FROM hashed
 """

@@ -3,6 +3,11 @@
 Every way in (HTTP, files, replay of failed messages) turns what it
 received into a *staged* table of raw message texts; the ingestor then
 judges and stores them all the same way.
+
+A text may end with one newline: JSONL lines are staged as they lie in the
+file, newline included, because cutting it off copies the whole file
+(0.7 s of a 300 MB import, measured). Whatever reads ``raw`` reads it
+without that newline (``message_text`` here, ``normalize.py`` in SQL).
 """
 
 from __future__ import annotations
@@ -56,6 +61,11 @@ def stage(raws: Sequence[str] | pa.Array, arrival: Arrival, start: int = 0) -> p
         },
         schema=STAGED_SCHEMA,
     )
+
+
+def message_text(raw: str) -> str:
+    """A staged text without the newline a JSONL line keeps."""
+    return raw[:-1] if raw.endswith("\n") else raw
 
 
 def concat(tables: Sequence[pa.Table]) -> pa.Table:

@@ -26,6 +26,7 @@ import orjson
 import pyarrow as pa
 
 from segmint.ingest.instants import FIRST_US, LAST_US, NULL, parse_instants
+from segmint.ingest.staging import message_text
 from segmint.ingest.normalize import (
     ID_JSON_TYPES,
     MAX_MESSAGE_BYTES,
@@ -147,7 +148,7 @@ def judge(
     parsed (``orjson.loads(raw)`` of each, ``NOT_JSON`` where that fails),
     which spares parsing them twice; ``con`` is no longer needed.
     """
-    raws: list[str] = staged.column("raw").to_pylist()
+    raws: list[str] = [message_text(raw) for raw in staged.column("raw").to_pylist()]
     sources: list[str] = staged.column("source").to_pylist()
     count = len(raws)
     if messages is None:
