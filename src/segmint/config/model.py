@@ -128,6 +128,9 @@ class ServerConfig(_Strict):
     # writer commits as soon as it is idle, so this only bounds how long a
     # request may wait for company under load.
     commit_interval_ms: float = Field(2.0, ge=0, le=1000)
+    # Processes that read and judge large requests beside the server
+    # (server/judging.py); None: one fewer than the machine's cores, 0: none.
+    judge_workers: int | None = Field(None, ge=0, le=64)
 
 
 class StoreConfig(_Strict):

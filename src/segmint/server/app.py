@@ -21,15 +21,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from segmint.errors import IngestError, NotFoundError, PayloadError, SegmintError
-from segmint.ingest.staging import Arrival, stage
-from segmint.ingest.validate import judge
-from segmint.server.envelope import ENDPOINTS, parse_tracking
+from segmint.server.envelope import ENDPOINTS
 from segmint.server.runtime import Runtime
-
-
-# Up to this many messages a request is judged on the event loop (about
-# 1 ms a hundred); larger ones in a worker thread.
-JUDGE_INLINE_MAX = 500
 
 
 def _json(data: Any, status: int = 200) -> Response:
@@ -54,23 +47,15 @@ def create_app(runtime: Runtime) -> Starlette:
             return _error(404, "not_found", f"unknown endpoint {request.url.path}")
         body = await request.body()
         try:
-            parsed = parse_tracking(kind, request.headers, body, runtime.config)
+            # Judged here, not by the writer, so that the writer only
+            # deduplicates and commits; a large request in a worker process.
+            request_judged = await runtime.judge.judge(
+                kind, request.headers, body, runtime.clock.now(), f"{request.method} {request.url.path}"
+            )
         except IngestError as error:
             code = "invalid_write_key" if error.status == 401 else "invalid_request"
             return _error(error.status, code, str(error))
-        arrival = Arrival(
-            source=parsed.source,
-            arrived_at=runtime.clock.now(),
-            origin=f"{request.method} {request.url.path}",
-            batch_sent_at=parsed.batch_sent_at,
-        )
-        staged = stage(parsed.raws, arrival)
-        # Judged here, not by the writer, so that the writer only deduplicates
-        # and commits; a large batch is judged off the event loop to keep it responsive.
-        if len(parsed.raws) > JUDGE_INLINE_MAX:
-            judged = await asyncio.to_thread(judge, staged, None, parsed.messages)
-        else:
-            judged = judge(staged, messages=parsed.messages)
+        staged, judged = request_judged.staged, request_judged.judged
         result = await asyncio.wrap_future(runtime.committer.submit(staged, judged=judged))
         return _json(
             {

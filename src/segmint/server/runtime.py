@@ -18,6 +18,7 @@ from segmint.identity.live import LiveProfiles
 from segmint.identity.profiles import rebuild
 from segmint.ingest.ingestor import IngestResult, Ingestor
 from segmint.server.committer import GroupCommitter
+from segmint.server.judging import RequestJudge
 from segmint.server.live_segments import ROW_COLUMNS, LiveSegments
 from segmint.server.maintenance import Job, JobContext, JobRunner, ServerStore, default_jobs
 from segmint.store.discovery import ServerInfo, remove_info, write_info
@@ -53,6 +54,7 @@ class Runtime:
         self.committer = GroupCommitter(
             self.ingestor, [self._after_commit], max_wait_s=self.config.server.commit_interval_ms / 1000
         )
+        self.judge = RequestJudge(self.config, self.config.server.judge_workers)
         self.admin_token = secrets.token_urlsafe(24)
         self._dirty = threading.Event()
         self._stopping = threading.Event()
@@ -72,6 +74,7 @@ class Runtime:
         return JobContext(ServerStore(self.store, self.committer, self.rebuild_profiles), self.config, self.clock.now())
 
     def start(self, url: str) -> None:
+        self.judge.start()
         self.committer.start()
         self._rebuilder.start()
         self.segments.write_status()
@@ -84,6 +87,7 @@ class Runtime:
     def stop(self) -> None:
         self._stopping.set()
         self._dirty.set()
+        self.judge.stop()
         self.committer.stop()
         self._rebuilder.join(timeout=30)
         self._ticker.join(timeout=30)
