@@ -20,11 +20,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from pathlib import Path
+
 import duckdb
 import httpx
 import orjson
 import pytest
-from serverkit import WEB_KEY, SegmintServer
+from serverkit import WEB_KEY, SegmintServer, wait_until
 
 WRITERS = 4
 BATCH = 40
@@ -177,3 +179,35 @@ def test_sigterm_stops_the_server_cleanly(server_factory: Callable[..., SegmintS
         f"segmint serve did not run its shutdown on SIGTERM (exit status {returncode}); "
         "its discovery file was left behind"
     )
+
+
+def _children(pid: int) -> set[int]:
+    """Processes whose parent is ``pid`` (from /proc)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        if int(fields[1]) == pid:
+            found.add(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from /proc")
+def test_judging_workers_leave_with_a_killed_server(server_factory: Callable[..., SegmintServer]) -> None:
+    """A SIGKILLed server cannot stop its worker pool; the workers must notice and go."""
+    server = server_factory().start()
+    big = [{"type": "track", "event": "E" * 100, "userId": f"u{i}"} for i in range(200)]  # judged by a worker
+    assert server.post("/v1/batch", {"batch": big}).json()["accepted"] == 200
+    workers = wait_until(lambda: _children(server.pid))
+    server.kill()
+    assert wait_until(lambda: not any(_alive(pid) for pid in workers), timeout=10)
+
+
+def _alive(pid: int) -> bool:
+    """Running, or exited and not yet reaped (a zombie) counts as gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

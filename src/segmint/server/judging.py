@@ -20,6 +20,8 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -74,8 +76,8 @@ class RequestJudge:
             self._pool = ProcessPoolExecutor(
                 self.workers,
                 mp_context=multiprocessing.get_context("spawn"),
-                initializer=_set_config,
-                initargs=(self._config,),
+                initializer=_start_worker,
+                initargs=(self._config, os.getpid()),
             )
             # Start the workers now (spawning and importing takes about a
             # second), not when the first large request is waiting.
@@ -105,9 +107,18 @@ class RequestJudge:
 _config: Config | None = None
 
 
-def _set_config(config: Config) -> None:
+def _start_worker(config: Config, server_pid: int) -> None:
     global _config
     _config = config
+    # A server killed outright (SIGKILL, a crash) cannot stop its pool:
+    # each worker leaves when its server is gone.
+    threading.Thread(target=_exit_with, args=(server_pid,), name="segmint-judge-watch", daemon=True).start()
+
+
+def _exit_with(server_pid: int) -> None:
+    while os.getppid() == server_pid:
+        time.sleep(0.5)
+    os._exit(0)
 
 
 def _ready() -> None:
