@@ -92,6 +92,16 @@ class IdentityGraph:
         """Apply a link; both ends are observed at the link's instant."""
         self.observe(link.a, link.at, link.seq)
         self.observe(link.b, link.at, link.seq)
+        if link.a not in self._cluster_of and link.b not in self._cluster_of and link.a != link.b:
+            # The usual first link of a visitor (user id and anonymous id,
+            # both new): one cluster for the two at once, instead of two
+            # made and merged (the server applies this per message).
+            a, b = link.a, link.b
+            cluster = _Cluster([link], {a: a, b: b}, {a: {a[0]: 1}, b: {b[0]: 1}})
+            self._cluster_of[a] = self._cluster_of[b] = a
+            self._clusters[a] = cluster
+            self._apply(cluster, link)
+            return
         root_a, root_b = self._cluster_root(link.a), self._cluster_root(link.b)
         cluster = self._clusters[root_a]
         in_order = not cluster.links or cluster.links[-1] <= link
