@@ -37,9 +37,9 @@ def test_judged_and_staged_requests_in_one_commit(tmp_path, monkeypatch, sql_fro
         second = stage([track("b"), track("c"), track("d")], arrival)
         third = stage([track("a"), "{}"], arrival)
         futures = [
-            committer.submit(first, judged=judge(first)),
+            committer.submit(judged=judge(first)),
             committer.submit(second),  # judged by the writer
-            committer.submit(third, judged=judge(third)),
+            committer.submit(judged=judge(third)),
         ]
         committer.start()
         try:

@@ -55,8 +55,7 @@ def create_app(runtime: Runtime) -> Starlette:
         except IngestError as error:
             code = "invalid_write_key" if error.status == 401 else "invalid_request"
             return _error(error.status, code, str(error))
-        staged, judged = request_judged.staged, request_judged.judged
-        result = await asyncio.wrap_future(runtime.committer.submit(staged, judged=judged))
+        result = await asyncio.wrap_future(runtime.committer.submit(judged=request_judged.judged))
         return _json(
             {
                 "success": True,

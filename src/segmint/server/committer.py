@@ -42,10 +42,14 @@ CommitHook = Callable[[IngestResult], None]
 
 @dataclass
 class _Pending:
-    staged: pa.Table
+    staged: pa.Table | None  # None when the submitter judged the messages itself
     future: Future[IngestResult]
     store_failures: bool = True  # False: a replay of failed messages, committed on its own
-    judged: pa.Table | None = None  # ``staged`` judged by the submitter, row for row
+    judged: pa.Table | None = None  # the messages judged by the submitter (``Ingestor.judge``)
+
+    @property
+    def rows(self) -> int:
+        return self.judged.num_rows if self.judged is not None else self.staged.num_rows
 
 
 class GroupCommitter:
@@ -99,9 +103,11 @@ class GroupCommitter:
             self._cursors.get_nowait().close()
 
     def submit(
-        self, staged: pa.Table, *, store_failures: bool = True, judged: pa.Table | None = None
+        self, staged: pa.Table | None = None, *, store_failures: bool = True, judged: pa.Table | None = None
     ) -> Future[IngestResult]:
-        """Queue ``staged`` for the next commit; ``judged`` is it already judged (``Ingestor.judge``)."""
+        """Queue messages for the next commit: ``staged``, or ``judged`` (already judged: ``Ingestor.judge``)."""
+        if (staged is None) == (judged is None):
+            raise ValueError("submit either staged messages or judged ones")
         future: Future[IngestResult] = Future()
         self._queue.put(_Pending(staged, future, store_failures, judged))
         return future
@@ -146,7 +152,7 @@ class GroupCommitter:
         if first is None or not first.store_failures:  # stop; or a replay, committed on its own
             return None if first is None else [first]
         group = [first]
-        rows = first.staged.num_rows
+        rows = first.rows
         deadline = time.monotonic() + (0.0 if backlog else self._max_wait)
         while rows < self._max_rows:
             timeout = deadline - time.monotonic()
@@ -158,7 +164,7 @@ class GroupCommitter:
                 self._held.append(item)  # the group ends here; the item starts the next
                 break
             group.append(item)
-            rows += item.staged.num_rows
+            rows += item.rows
         return group
 
     def _prepare(self, group: list[_Pending], con: duckdb.DuckDBPyConnection) -> None:
@@ -185,7 +191,7 @@ class GroupCommitter:
     def _judged(self, group: list[_Pending]) -> pa.Table:
         """The group's messages judged, numbered as ``concat`` numbers their staged rows."""
         if all(p.judged is None for p in group):
-            return self._ingestor.judge(concat([p.staged for p in group]))
+            return self._ingestor.judge(concat([p.staged for p in group if p.staged is not None]))
         parts = [p.judged if p.judged is not None else self._ingestor.judge(p.staged) for p in group]
         # SQL and Python judging agree on values; the SQL side names UTC "Etc/UTC".
         whole = pa.concat_tables([part.cast(parts[0].schema) for part in parts]) if len(parts) > 1 else parts[0]
@@ -219,7 +225,7 @@ class GroupCommitter:
                 log.exception("post-commit hook failed")
         offset = 0
         for pending in item.group:
-            count = pending.staged.num_rows
+            count = pending.rows
             pending.future.set_result(_slice(result, offset, count))
             offset += count
 

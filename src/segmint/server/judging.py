@@ -45,8 +45,7 @@ _HEADERS = ("authorization", "content-encoding")
 @dataclass(frozen=True)
 class JudgedRequest:
     source: str
-    staged: pa.Table
-    judged: pa.Table
+    judged: pa.Table  # ``validate.judge``'s table: all the writer needs (the staged texts stay behind)
 
 
 def judge_request(
@@ -55,8 +54,7 @@ def judge_request(
     """Authenticate, unpack and judge one request (raises ``IngestError`` when it cannot be read)."""
     parsed = parse_tracking(kind, headers, body, config)
     arrival = Arrival(source=parsed.source, arrived_at=arrived_at, origin=origin, batch_sent_at=parsed.batch_sent_at)
-    staged = stage(parsed.raws, arrival)
-    return JudgedRequest(parsed.source, staged, judge(staged, messages=parsed.messages))
+    return JudgedRequest(parsed.source, judge(stage(parsed.raws, arrival), messages=parsed.messages))
 
 
 def default_workers() -> int:
