@@ -194,7 +194,12 @@ class GroupCommitter:
             return self._ingestor.judge(concat([p.staged for p in group if p.staged is not None]))
         parts = [p.judged if p.judged is not None else self._ingestor.judge(p.staged) for p in group]
         # SQL and Python judging agree on values; the SQL side names UTC "Etc/UTC".
-        whole = pa.concat_tables([part.cast(parts[0].schema) for part in parts]) if len(parts) > 1 else parts[0]
+        schema = parts[0].schema
+        whole = (
+            pa.concat_tables([part if part.schema.equals(schema) else part.cast(schema) for part in parts])
+            if len(parts) > 1
+            else parts[0]
+        )
         return whole.set_column(0, "ord", pa.array(np.arange(whole.num_rows), pa.int64()))
 
     # ---- the committer thread ------------------------------------------------
