@@ -114,3 +114,25 @@ def test_the_cli_json_contract(demo_copy):
     assert drifted["models"]["churn"]["predictions_psi"] == 0
     unknown = runner.invoke(app, ["models", "train", "loyalty", *common])
     assert unknown.exit_code != 0 and "churn, propensity, clv" in unknown.output
+
+
+def test_a_maintenance_run_resolves_identities_once_per_instant(demo_copy, monkeypatch):
+    """Drift checks, training and scoring share one book of snapshots: nothing is resolved twice."""
+    from segmint.models import features, scoring, training
+
+    config = _config(demo_copy)
+    resolved: list = []
+    real = features.identities_at
+
+    def counted(store, identity, at):
+        resolved.append(at)
+        return real(store, identity, at)
+
+    for module in (features, scoring, training):
+        monkeypatch.setattr(module, "identities_at", counted)
+    with Store(demo_copy / "segmint.duckdb") as store:
+        train_and_register(store, config, ("churn",), DEFAULT_NOW - timedelta(days=60), settings=FAST)
+        resolved.clear()
+        report = maintain(store, config, DEFAULT_NOW, settings=FAST)
+    assert any(d["retrain"] for d in report["decisions"]) and report["published"]
+    assert resolved and len(resolved) == len(set(resolved))

@@ -11,18 +11,32 @@ the predictions) and marks the model stale when they moved too far.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from segmint.clock import as_utc
 from segmint.config.model import Config, ModelPolicy, ModelsConfig, span_seconds
 from segmint.models.drift import DriftReport, drift
-from segmint.models.features import FeatureSpec, build_features
+from segmint.models.features import FeatureSpec
 from segmint.models.registry import ACTIVE, STALE, ModelRecord, find_model, load_model, save_model, set_status
 from segmint.models.registry import ModelNotFoundError
 from segmint.models.scoring import load_active, publish, score
 from segmint.models.training import TASKS, Snapshots, TrainSettings, Trained, train
+
+
+@dataclass
+class SnapshotBook:
+    """One :class:`Snapshots` per feature spec (a saved model keeps the spec it was trained with)."""
+
+    store: Any
+    config: Config
+    _by_spec: dict[FeatureSpec, Snapshots] = field(default_factory=dict)
+
+    def for_spec(self, spec: FeatureSpec) -> Snapshots:
+        if spec not in self._by_spec:
+            self._by_spec[spec] = Snapshots(self.store, self.config.identity, spec)
+        return self._by_spec[spec]
 
 
 def models_config(config: Config) -> ModelsConfig:
@@ -49,11 +63,12 @@ def train_and_register(
     *,
     settings: TrainSettings = TrainSettings(),
     horizon_override: timedelta | None = None,
+    book: SnapshotBook | None = None,
 ) -> list[tuple[ModelRecord, Trained]]:
     """Train each task with data up to ``at`` and register it as the next active version."""
     models = models_config(config)
     spec = feature_spec(models)
-    snapshots = Snapshots(store, config.identity, spec)
+    snapshots = (book or SnapshotBook(store, config)).for_spec(spec)
     registered = []
     for name in names:
         span = horizon_override or horizon(models, name)
@@ -67,10 +82,12 @@ def train_and_register(
     return registered
 
 
-def check_drift(store: Any, config: Config, name: str, at: datetime, *, mark: bool = True) -> tuple[ModelRecord, DriftReport]:
+def check_drift(
+    store: Any, config: Config, name: str, at: datetime, *, mark: bool = True, book: SnapshotBook | None = None
+) -> tuple[ModelRecord, DriftReport]:
     """PSI between the model's training snapshot and the features at ``at``; marks it stale if too large."""
     record, model = load_model(store, name)
-    features = build_features(store, config.identity, as_utc(at), model.spec)
+    features = (book or SnapshotBook(store, config)).for_spec(model.spec).features(at)
     population = model.population(features)
     threshold = policy(models_config(config), name).drift_threshold
     report = drift(model.reference, population[model.features], model.predict(features), threshold)
@@ -87,13 +104,13 @@ class Decision:
     drift: dict[str, Any] | None = None
 
 
-def due(store: Any, config: Config, name: str, at: datetime) -> Decision:
+def due(store: Any, config: Config, name: str, at: datetime, book: SnapshotBook | None = None) -> Decision:
     """Whether ``name`` needs retraining at ``at``: missing, stale (or drifted now), or old."""
     try:
         record = find_model(store, name)
     except ModelNotFoundError:
         return Decision(name, "no model yet")
-    record, report = check_drift(store, config, name, at)
+    record, report = check_drift(store, config, name, at, book=book)
     if record.status == STALE:
         return Decision(name, "stale: drift above the threshold", report.as_dict())
     every = policy(models_config(config), name).retrain_every
@@ -112,18 +129,22 @@ def maintain(
     score_after: bool = True,
 ) -> dict[str, Any]:
     """Retrain what is due (or, with ``only_stale``, what is missing or stale), then score and publish."""
-    decisions = [due(store, config, name, at) for name in TASKS]
+    # One book for the run: drift checks, training and scoring read the
+    # same identities and features at the same instants (nothing is written
+    # between them but the model registry), so each is computed once.
+    book = SnapshotBook(store, config)
+    decisions = [due(store, config, name, at, book) for name in TASKS]
     wanted = tuple(
         d.name for d in decisions
         if d.reason is not None and (not only_stale or not d.reason.startswith("older"))
     )
-    retrained = train_and_register(store, config, wanted, at, settings=settings) if wanted else []
+    retrained = train_and_register(store, config, wanted, at, settings=settings, book=book) if wanted else []
     report: dict[str, Any] = {
         "at": as_utc(at),
         "decisions": [{"model": d.name, "retrain": d.name in wanted, "reason": d.reason, "drift": d.drift} for d in decisions],
         "retrained": [record.as_dict() for record, _ in retrained],
     }
     if score_after:
-        scores = score(store, config.identity, load_active(store), at)
+        scores = score(store, config.identity, load_active(store), at, snapshots=book.for_spec)
         report["published"] = publish(store, config.identity, scores, at).as_dict()
     return report

@@ -12,6 +12,7 @@ into per-feature SHAP contributions.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -22,9 +23,9 @@ from segmint.clock import as_utc
 from segmint.config.model import IdentityConfig
 from segmint.errors import NotFoundError
 from segmint.models.classify import BIAS
-from segmint.models.features import build_features, identities_at, orders_until
+from segmint.models.features import FeatureSpec, build_features, identities_at
 from segmint.models.registry import ModelNotFoundError, ModelRecord, load_model
-from segmint.models.training import TASKS, PredictiveModel
+from segmint.models.training import TASKS, PredictiveModel, Snapshots
 from segmint.traits.publish import PublishReport, publish_to_store
 
 PRODUCER = "models"
@@ -44,21 +45,34 @@ def load_active(store: Any, names: tuple[str, ...] = tuple(TASKS)) -> Loaded:
     return loaded
 
 
-def score(store: Any, identity: IdentityConfig, models: Loaded, at: datetime) -> pd.DataFrame:
-    """One row per profile seen by ``at`` (``profile_id`` index), one column per trait."""
+def score(
+    store: Any,
+    identity: IdentityConfig,
+    models: Loaded,
+    at: datetime,
+    snapshots: Callable[[FeatureSpec], Snapshots] | None = None,
+) -> pd.DataFrame:
+    """One row per profile seen by ``at`` (``profile_id`` index), one column per trait.
+
+    ``snapshots``: where to read features already computed for a spec (a
+    maintenance run shares them with its drift checks and training).
+    """
     at = as_utc(at)
-    ids = identities_at(store, identity, at)
-    features_by_spec: dict[Any, pd.DataFrame] = {}
+    if snapshots is None:
+        book: dict[FeatureSpec, Snapshots] = {}
+
+        def snapshots(spec: FeatureSpec) -> Snapshots:
+            return book.setdefault(spec, Snapshots(store, identity, spec))
+
     frame: pd.DataFrame | None = None
     for name, (_, model) in models.items():
-        if model.spec not in features_by_spec:
-            features_by_spec[model.spec] = build_features(store, identity, at, model.spec, ids=ids)
-        features = features_by_spec[model.spec]
+        taken = snapshots(model.spec)
+        features = taken.features(at)
         if frame is None:
             frame = pd.DataFrame(index=features.index)
         frame[TASKS[name].traits[0]] = model.predict(features)
         if model.lifetime is not None:
-            orders = orders_until(store, ids, at, model.spec)
+            orders = taken.orders(at)
             if len(orders):
                 alive = model.lifetime.predict(orders, at, model.horizon_days)["probability_alive"]
                 frame["probability_alive"] = alive.reindex(frame.index)
