@@ -95,3 +95,31 @@ def test_traits_are_the_latest_identify_values_key_by_key():
     view = find_profile(with_store, "a")
     assert view.id == "u"
     assert view.traits == {"plan": "pro", "city": "Oslo"}  # age was unset by the later null
+
+
+def test_a_rebuild_reads_one_state_of_the_store_while_a_server_commits(tmp_path):
+    """The server commits between the rebuild's queries: identifiers and links must still agree."""
+    from segmint.identity.profiles import resolve_identities
+
+    with Store(tmp_path / "s.duckdb") as store:
+        ingestor = Ingestor(store)
+        ingestor.ingest(stage([orjson.dumps(message("track", 0, "u0", "a0")).decode()], Arrival("web", START, "t")))
+
+        class CommitsMeanwhile:
+            """A connection after whose first query a batch of new people and links is committed."""
+
+            def __init__(self, con):
+                self.con, self.queries = con, 0
+
+            def execute(self, sql, *args):
+                result = self.con.execute(sql, *args)
+                self.queries += 1
+                if self.queries == 1:
+                    late = [orjson.dumps(message("track", 1, f"u{i}", f"a{i}")).decode() for i in range(1, 40)]
+                    ingestor.ingest(stage(late, Arrival("web", START, "t")))
+                return result
+
+        resolution = resolve_identities(CommitsMeanwhile(store.cursor()), IdentityConfig())
+        seen = {(row["kind"], row["value"]) for row in resolution.identity_table().to_pylist()}
+        assert seen == {("user_id", "u0"), ("anonymous_id", "a0")}
+        assert resolve_identities(store.cursor(), IdentityConfig()).identity_table().num_rows == 80

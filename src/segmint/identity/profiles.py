@@ -46,7 +46,10 @@ def resolve_identities(
     break a limit. Only ``con.execute(sql).fetchnumpy()`` is used, so a
     store reached through a server does as well.
     """
-    events = events_as_of(as_of)
+    # The two queries below must see the same events, and a running server
+    # commits between them: both read up to the arrival number seen now.
+    last_seq = int(con.execute("SELECT coalesce(max(seq), 0) AS last_seq FROM events").fetchnumpy()["last_seq"][0])
+    events = f"(SELECT * FROM {events_as_of(as_of)} AS e WHERE seq <= {last_seq})"
     numbered = f"""
         SELECT row_number() OVER (ORDER BY kind, value) - 1 AS id, kind, value,
                epoch_us(first.t) AS at, first.s AS seq
