@@ -41,7 +41,14 @@ class Store:
     are handled in UTC.
     """
 
-    def __init__(self, path: str | Path, *, read_only: bool = False, threads: int | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        read_only: bool = False,
+        threads: int | None = None,
+        checkpoint_threshold: str | None = None,
+    ) -> None:
         self.path = Path(path)
         self.read_only = read_only
         if read_only and not self.path.exists():
@@ -58,6 +65,8 @@ class Store:
         # Set after connecting: the built-in ICU extension is not yet loaded
         # when connect-time options are applied.
         self._con.execute("SET TimeZone = 'UTC'")
+        if checkpoint_threshold and not read_only:
+            self._con.execute(f"SET checkpoint_threshold = '{checkpoint_threshold}'")
         self._lock = threading.RLock()
         version = current_version(self._con)
         if read_only:
