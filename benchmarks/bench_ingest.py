@@ -1,9 +1,12 @@
 """Ingestion benchmark: the HTTP collector with durability on, and `segmint import`.
 
-    python benchmarks/bench_ingest.py [--seconds 20] [--clients 8] [--import-messages 1000000]
+    python benchmarks/bench_ingest.py [--seconds 20] [--clients 6,12,16] [--import-messages 1000000]
 
 HTTP: concurrent clients post SDK-sized batches (100 messages) to
-/v1/batch of a real `segmint serve` (each 200 is a committed transaction).
+/v1/batch of a real `segmint serve` (each 200 is a committed transaction),
+once for each client count (a fresh server and store each time): with few
+clients the rate is bound by each batch's wait for its group commit, with
+more it shows what the server sustains.
 The baseline, measured in the same run, is the same HTTP stack (uvicorn +
 Starlette, JSON parsed) answering 200 without storing anything: the
 ceiling this machine's Python HTTP layer allows.
@@ -78,30 +81,37 @@ def run_http(url: str, clients: int, seconds: float, per_client: int) -> dict[st
 def bench_http(args: argparse.Namespace, workdir: Path) -> None:
     env = dict(os.environ, SEGMINT_WRITE_KEY=WRITE_KEY, SEGMINT_SECRET_KEY="bench-secret")
     per_client = int(args.seconds * 40)  # more batches than a client can send in the time
-    null_cmd = [sys.executable, str(Path(__file__).parent / "_null_server.py")]
-    proc, url = _start(null_cmd, None, env)
-    try:
-        baseline = run_http(url, args.clients, args.seconds / 2, per_client)
-    finally:
-        proc.terminate()
-        proc.wait()
-    db = workdir / "http.duckdb"
-    serve = [sys.executable, "-m", "segmint.cli.main", "serve", "--db", str(db), "--port", "0",
-             "--config", str(workdir / "none.yaml")]
-    (workdir / "none.yaml").write_text("{}\n")
-    proc, url = _start(serve, db.with_name(db.name + ".server.json"), env)
-    try:
-        measured = run_http(url, args.clients, args.seconds, per_client)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=60)
     print("\n== HTTP /v1/batch, 100-message batches, durable (200 after commit) ==")
-    print(f"clients: {args.clients}, machine cores: {os.cpu_count()}")
-    for name, r in (("null server (baseline)", baseline), ("segmint serve", measured)):
-        print(f"{name:24s} {r['messages_per_s']:>10,.0f} msg/s   p50 {r['p50_ms']:6.1f} ms   "
-              f"p99 {r['p99_ms']:6.1f} ms   ({r['requests']:,} requests, {r['errors']} errors)")
-    print(f"segmint reaches {measured['messages_per_s'] / baseline['messages_per_s']:.0%} of the baseline; "
-          f"target 20,000 msg/s: {'met' if measured['messages_per_s'] >= 20000 else 'NOT met'}")
+    print(f"machine cores: {os.cpu_count()}; each client sends its next batch when the last is answered")
+    best: tuple[int, dict[str, float]] | None = None
+    for clients in args.clients:
+        null_cmd = [sys.executable, str(Path(__file__).parent / "_null_server.py")]
+        proc, url = _start(null_cmd, None, env)
+        try:
+            baseline = run_http(url, clients, args.seconds / 2, per_client)
+        finally:
+            proc.terminate()
+            proc.wait()
+        db = workdir / f"http-{clients}.duckdb"  # a fresh store for each run
+        serve = [sys.executable, "-m", "segmint.cli.main", "serve", "--db", str(db), "--port", "0",
+                 "--config", str(workdir / "none.yaml")]
+        proc, url = _start(serve, db.with_name(db.name + ".server.json"), env)
+        try:
+            measured = run_http(url, clients, args.seconds, per_client)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=60)
+        print(f"-- {clients} clients")
+        for name, r in (("null server (baseline)", baseline), ("segmint serve", measured)):
+            print(f"{name:24s} {r['messages_per_s']:>10,.0f} msg/s   p50 {r['p50_ms']:6.1f} ms   "
+                  f"p99 {r['p99_ms']:6.1f} ms   ({r['requests']:,} requests, {r['errors']} errors)")
+        if best is None or measured["messages_per_s"] > best[1]["messages_per_s"]:
+            best = (clients, measured)
+    assert best is not None
+    clients, r = best
+    verdict = "met" if r["messages_per_s"] >= 20000 else "NOT met"
+    print(f"target 20,000 msg/s: {verdict} (best: {r['messages_per_s']:,.0f} msg/s with {clients} clients, "
+          f"p99 {r['p99_ms']:.0f} ms)")
 
 
 def bench_import(args: argparse.Namespace, workdir: Path) -> None:
@@ -136,7 +146,8 @@ def bench_import(args: argparse.Namespace, workdir: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=20)
-    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--clients", type=lambda text: [int(c) for c in text.split(",")], default=[6, 12, 16],
+                        help="client counts to run, comma-separated (default 6,12,16)")
     parser.add_argument("--import-messages", type=int, default=1_000_000)
     parser.add_argument("--only", choices=["http", "import"])
     args = parser.parse_args()
