@@ -185,7 +185,7 @@ _line = st.one_of(
 @settings(max_examples=20, deadline=None)
 @given(files=st.lists(st.lists(_line, min_size=1, max_size=20), min_size=1, max_size=2))
 def test_a_file_is_stored_alike_through_python_and_inside_duckdb(tmp_path_factory, files):
-    """Lines staged with their newlines, judged in bulk (keys first, one insert), store what Python stores."""
+    """Lines staged with their newlines and streamed in blocks through one insert store what Python stores."""
     from datetime import datetime, timezone
 
     from segmint.clock import FixedClock
@@ -195,9 +195,11 @@ def test_a_file_is_stored_alike_through_python_and_inside_duckdb(tmp_path_factor
     folder = tmp_path_factory.mktemp("f")
     paths = [write_jsonl(folder / f"f{i}.jsonl", lines) for i, lines in enumerate(files)]
     outcomes = []
-    for threshold in (10**9, 0):
-        original = ingestor_module.PYTHON_PATH_MAX_ROWS
-        ingestor_module.PYTHON_PATH_MAX_ROWS = threshold
+    from segmint.ingest import files as files_module
+
+    for threshold, chunk in ((10**9, files_module.CHUNK_BYTES), (0, 200)):  # in DuckDB: blocks of a few lines
+        original = ingestor_module.PYTHON_PATH_MAX_ROWS, files_module.CHUNK_BYTES
+        ingestor_module.PYTHON_PATH_MAX_ROWS, files_module.CHUNK_BYTES = threshold, chunk
         try:
             with Store(folder / f"s{threshold}.duckdb") as store:
                 clock = FixedClock(datetime(2026, 1, 2, tzinfo=timezone.utc))
@@ -211,5 +213,5 @@ def test_a_file_is_stored_alike_through_python_and_inside_duckdb(tmp_path_factor
                     store.query("SELECT * FROM failed_messages ORDER BY id").to_pylist(),
                 ))
         finally:
-            ingestor_module.PYTHON_PATH_MAX_ROWS = original
+            ingestor_module.PYTHON_PATH_MAX_ROWS, files_module.CHUNK_BYTES = original
     assert outcomes[0] == outcomes[1]

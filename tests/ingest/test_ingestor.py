@@ -264,3 +264,16 @@ def test_reserved_keys_are_reported_until_confirmed_or_released():
     index.reserve(*keys)
     index.confirm(*keys)
     assert index.contains(*keys).tolist() == [True, True] and len(index) == 2 and index.reserved == 0
+
+
+def test_a_stream_must_number_its_rows_rising(tmp_path):
+    """Stored numbers follow positions in the stream; a stream out of order would misnumber them."""
+    with Store(tmp_path / "s.duckdb") as store:
+        ingestor = Ingestor(store)
+        later = stage([track(f"m{i}") for i in range(6000)], arrival(), 6000)
+        earlier = stage([track(f"n{i}") for i in range(6000)], arrival(), 0)
+        with pytest.raises(ValueError, match="rising"):
+            ingestor.ingest_stream(lambda: [later, earlier])
+        assert store.query("SELECT count(*) AS n FROM events").to_pylist() == [{"n": 0}]
+        result = ingestor.ingest_stream(lambda: [earlier, later])
+        assert (result.accepted, result.first_seq, result.last_seq) == (12_000, 1, 12_000)

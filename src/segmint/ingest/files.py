@@ -26,7 +26,7 @@ from segmint.config.model import ImportMapping
 from segmint.errors import IngestError, MappingError
 from segmint.ingest.staging import STAGED_SCHEMA, Arrival, stage
 
-CHUNK_BYTES = 256 * 1024 * 1024
+CHUNK_BYTES = 32 * 1024 * 1024
 TABLE_CHUNK_ROWS = 200_000
 Progress = Callable[[int], None]  # called with bytes (or rows) done since the last call
 

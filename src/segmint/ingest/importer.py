@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import pyarrow as pa
 
 from segmint.clock import Clock, SystemClock
 from segmint.config.model import Config
 from segmint.ingest.files import FilePlan, import_arrival, plan_file, reader_for
+from segmint.ingest.staging import Arrival
 from segmint.ingest.ingestor import IngestResult
 
 
@@ -20,6 +21,13 @@ class MessageWriter(Protocol):
     """Anything that stores staged batches: the local ingestor or a running server."""
 
     def ingest(self, staged: pa.Table) -> IngestResult: ...
+
+
+@runtime_checkable
+class StreamWriter(Protocol):
+    """A writer that stores a whole file's staged tables in one go (the local ingestor)."""
+
+    def ingest_stream(self, chunks: Callable[[], Iterable[pa.Table]]) -> IngestResult: ...
 
 
 @dataclass
@@ -65,8 +73,18 @@ def import_files(
         report = FileReport(plan.path, plan.kind, plan.mapping_name)
         arrival = import_arrival(source, clock.now())
         advance = (lambda done, plan=plan: on_progress(plan, done)) if on_progress else None
-        for staged in reader_for(plan)(plan, arrival, advance):
-            result = writer.ingest(staged)
+        read = reader_for(plan)
+        if isinstance(writer, StreamWriter):
+            # The file in one statement: DuckDB reads the next block while it stores the last.
+            reading = iter([advance])  # progress is shown by the first reading only
+
+            def chunks(plan: FilePlan = plan, arrival: Arrival = arrival) -> Iterator[pa.Table]:
+                return read(plan, arrival, next(reading, None))
+
+            results = [writer.ingest_stream(chunks)]
+        else:
+            results = (writer.ingest(staged) for staged in read(plan, arrival, advance))
+        for result in results:
             report.received += result.received
             report.accepted += result.accepted
             report.duplicates += result.duplicates

@@ -13,7 +13,10 @@ after judging is shared and works on one Arrow table.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import threading
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import duckdb
@@ -24,6 +27,7 @@ import pyarrow.compute as pc
 from segmint.clock import Clock, SystemClock
 from segmint.ingest.dedup import DedupIndex
 from segmint.ingest.normalize import normalize_sql
+from segmint.ingest.staging import STAGED_SCHEMA
 from segmint.ingest.validate import judge
 from segmint.errors import StoreError
 from segmint.store.store import Store
@@ -146,16 +150,40 @@ class Ingestor:
         if staged.num_rows == 0:
             return IngestResult()
         if staged.num_rows > PYTHON_PATH_MAX_ROWS and not want_rows:
-            return self._ingest_in_sql(staged, store_failures)
+            in_order = staged.take(pc.sort_indices(staged.column("ord"))) if not _rising(staged) else staged
+            return self._ingest_in_sql(lambda: [in_order], store_failures)
         return self.ingest_judged(
             normalize_staged(self._con, staged), want_rows=want_rows, store_failures=store_failures
         )
 
-    def _ingest_in_sql(self, staged: pa.Table, store_failures: bool) -> IngestResult:
-        """:meth:`ingest` for large batches: the messages never come back to Python.
+    def ingest_stream(self, chunks: Callable[[], Iterable[pa.Table]], *, store_failures: bool = True) -> IngestResult:
+        """Store a stream of staged tables (a file, read a block at a time) in one transaction.
 
-        One statement judges and normalises the batch and inserts the valid
-        messages the deduplication index does not hold straight into
+        ``chunks`` gives the stream, and gives it again, the same, if the
+        failures must be read (see :meth:`_ingest_in_sql`); the ``ord`` of
+        its rows must rise across the whole stream. DuckDB reads the
+        stream while it judges and inserts, so reading the next block
+        overlaps storing the last, and the file is one statement however
+        many blocks it has.
+        """
+        stream = iter(chunks())
+        first, second = next(stream, None), next(stream, None)
+        if first is None:
+            return IngestResult()
+        if second is None and first.num_rows <= PYTHON_PATH_MAX_ROWS:
+            return self.ingest(first, store_failures=store_failures)  # a small file: judged in Python
+        opened = [itertools.chain([first] if second is None else [first, second], stream)]
+
+        def again() -> Iterable[pa.Table]:
+            return opened.pop() if opened else chunks()  # the stream begun here first, then anew
+
+        return self._ingest_in_sql(again, store_failures)
+
+    def _ingest_in_sql(self, chunks: Callable[[], Iterable[pa.Table]], store_failures: bool) -> IngestResult:
+        """:meth:`ingest` for large batches, and :meth:`ingest_stream`: the messages never come back to Python.
+
+        One statement judges and normalises the messages and inserts the
+        valid ones the deduplication index does not hold straight into
         ``events``: nothing is materialised in between, and DuckDB writes
         the rows while it parses them. DuckDB asks the index through a
         function (``_BulkChecks``), a chunk of keys at a time. Then, in the
@@ -164,8 +192,8 @@ class Ingestor:
         - copies of one message within the batch (each new to the index,
           so all inserted) are cut to the first;
         - the stored rows are numbered again without gaps (each row was
-          inserted under a number from its position in the batch);
-        - if any message was invalid, the batch is judged again for the
+          inserted under a number from its position in the stream);
+        - if any message was invalid, the stream is judged again for the
           failures and their reasons.
 
         tests/ingest/test_ingestor.py holds the result to the Arrow path's.
@@ -174,19 +202,14 @@ class Ingestor:
         if self._in_flight:
             raise RuntimeError("a bulk ingest needs the writer to itself: batches are still in flight")
         first_seq = self._next_seq
-        ords = staged.column("ord").to_numpy()
-        by_ord = np.argsort(ords, kind="stable")
-        seq = np.empty(len(ords), dtype=np.int64)
-        seq[by_ord] = np.arange(first_seq, first_seq + len(ords), dtype=np.int64)
-        numbered = staged.append_column("seq", pa.array(seq))
-        # In slices, so that DuckDB judges them on every core.
-        con.register("staged_in", pa.Table.from_batches(numbered.to_batches(max_chunksize=SQL_SLICE_ROWS)))
         checks = self._bulk_checks()
         checks.begin()
         judged = normalize_sql("staged_in", carry=("seq",))
         columns = ", ".join("?::TIMESTAMPTZ" if name == "ingested_at" else f'"{name}"' for name in EVENT_COLUMNS)
-        result = IngestResult(received=staged.num_rows)
         stored_failures = 0
+        numbering = _Numbering(first_seq)
+        readings = [numbering]
+        con.register("staged_in", numbering.reader(chunks()))
         con.execute("BEGIN TRANSACTION")
         try:
             con.execute(
@@ -194,6 +217,8 @@ class Ingestor:
                     WHERE CASE WHEN reason IS NULL THEN {_IS_NEW}(msg_key, msg_key_hi) ELSE {_FAILED}(ord) END""",
                 [self._clock.now()],
             )
+            con.unregister("staged_in")
+            result = IngestResult(received=numbering.rows)
             stored = con.execute(
                 "SELECT seq, msg_key, msg_key_hi FROM events WHERE seq >= ? ORDER BY seq", [first_seq]
             ).fetchnumpy()
@@ -202,32 +227,40 @@ class Ingestor:
             high = np.asarray(stored["msg_key_hi"], dtype=np.uint64)
             later = _later_copies(low, high)
             if later.any():
-                con.execute("DELETE FROM events WHERE seq >= ? AND list_contains(?, seq)", [first_seq, stored_seq[later].tolist()])
+                con.execute(
+                    "DELETE FROM events WHERE seq >= ? AND list_contains(?, seq)", [first_seq, stored_seq[later].tolist()]
+                )
                 stored_seq, low, high = stored_seq[~later], low[~later], high[~later]
             _close_gaps(con, stored_seq, first_seq)
             if checks.failed:
+                readings.append(_Numbering(first_seq))
+                con.register("staged_in", readings[-1].reader(chunks()))
                 failed = con.sql(
                     f"""SELECT ord, source, received_at, origin, reason, raw, user_id, anonymous_id
                         FROM ({judged}) WHERE reason IS NOT NULL ORDER BY ord"""
                 ).to_arrow_table()
+                con.unregister("staged_in")
                 result.failures = [
                     Failure(o, r) for o, r in zip(failed.column("ord").to_pylist(), failed.column("reason").to_pylist())
                 ]
                 if store_failures and failed.num_rows:
                     stored_failures = self._store_failures(con, failed, self._next_failed)
             con.execute("COMMIT")
-        except BaseException:
+        except BaseException as error:
             _rollback(con)
+            with contextlib.suppress(duckdb.Error, KeyError):
+                con.unregister("staged_in")
+            for reading in readings:
+                if reading.error is not None and reading.error is not error:
+                    raise reading.error from error  # what went wrong reading the stream, not DuckDB's wrapping of it
             raise
-        finally:
-            con.unregister("staged_in")
         result.accepted = len(stored_seq)
         result.duplicates = result.received - result.accepted - result.failed
         if result.accepted:
             self._index.add(low, high)
             result.first_seq = first_seq
             result.last_seq = first_seq + result.accepted - 1
-            result.accepted_ords = np.sort(ords[by_ord[stored_seq - first_seq]])
+            result.accepted_ords = numbering.ords()[stored_seq - first_seq]
         self._next_seq += result.accepted
         self._next_failed += stored_failures
         return result
@@ -435,6 +468,63 @@ def _rollback(con: duckdb.DuckDBPyConnection | None) -> None:
     except duckdb.Error:
         pass  # the failed statement (or COMMIT itself) already ended the transaction
 
+
+
+class _Numbering:
+    """Numbers a stream of staged tables as DuckDB reads it: ``seq`` is ``first_seq`` plus the row's position.
+
+    Each table is cut into slices of ``SQL_SLICE_ROWS``, so that DuckDB
+    judges them on every core.
+    """
+
+    def __init__(self, first_seq: int) -> None:
+        self._next = first_seq
+        self._first = first_seq
+        self._ords: list[np.ndarray] = []
+        self._last_ord: int | None = None
+        self.error: BaseException | None = None
+
+    @property
+    def rows(self) -> int:
+        return self._next - self._first
+
+    def ords(self) -> np.ndarray:
+        """The ``ord`` of every row read, by position."""
+        return np.concatenate(self._ords) if self._ords else np.zeros(0, dtype=np.int64)
+
+    def reader(self, chunks: Iterable[pa.Table]) -> pa.RecordBatchReader:
+        return pa.RecordBatchReader.from_batches(_NUMBERED_SCHEMA, self._batches(chunks))
+
+    def _batches(self, chunks: Iterable[pa.Table]) -> Iterator[pa.RecordBatch]:
+        # DuckDB reports an error raised while it reads as its own; the
+        # original is kept so the ingest can raise that instead.
+        try:
+            yield from self._numbered(chunks)
+        except BaseException as error:
+            self.error = error
+            raise
+
+    def _numbered(self, chunks: Iterable[pa.Table]) -> Iterator[pa.RecordBatch]:
+        for chunk in chunks:
+            if not chunk.num_rows:
+                continue
+            ords = chunk.column("ord").to_numpy()
+            if (self._last_ord is not None and ords[0] <= self._last_ord) or (len(ords) > 1 and (np.diff(ords) <= 0).any()):
+                raise ValueError("a stream of staged tables must number its rows (ord) rising")
+            self._last_ord = int(ords[-1])
+            self._ords.append(ords)
+            seq = pa.array(np.arange(self._next, self._next + chunk.num_rows, dtype=np.int64))
+            self._next += chunk.num_rows
+            numbered = chunk.cast(STAGED_SCHEMA).append_column("seq", seq)
+            yield from numbered.to_batches(max_chunksize=SQL_SLICE_ROWS)
+
+
+_NUMBERED_SCHEMA = STAGED_SCHEMA.append(pa.field("seq", pa.int64()))
+
+
+def _rising(staged: pa.Table) -> bool:
+    ords = staged.column("ord").to_numpy()
+    return bool(len(ords) < 2 or (np.diff(ords) > 0).all())
 
 
 _IS_NEW = "segmint_is_new"
