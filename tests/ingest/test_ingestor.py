@@ -277,3 +277,20 @@ def test_a_stream_must_number_its_rows_rising(tmp_path):
         assert store.query("SELECT count(*) AS n FROM events").to_pylist() == [{"n": 0}]
         result = ingestor.ingest_stream(lambda: [earlier, later])
         assert (result.accepted, result.first_seq, result.last_seq) == (12_000, 1, 12_000)
+
+
+def test_a_bulk_insert_gives_back_the_row_order_setting(tmp_path):
+    """Rows of one bulk statement may be stored in any order; DuckDB's (database-wide) setting comes back after."""
+
+    def keeps_order(store) -> bool:
+        return store.cursor().execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
+
+    with Store(tmp_path / "s.duckdb") as store:
+        ingestor = Ingestor(store)
+        result = ingestor.ingest_stream(lambda: [stage([track(f"m{i}") for i in range(6000)], arrival())])
+        assert result.accepted == 6000 and keeps_order(store)
+        rows = store.query("SELECT seq, message_id FROM events ORDER BY seq").to_pylist()
+        assert [r["message_id"] for r in rows] == [f"m{i}" for i in range(6000)]  # numbered in arrival order
+        with pytest.raises(ValueError):
+            ingestor.ingest_stream(lambda: [stage([track("x")] * 6000, arrival(), 10), stage([track("y")], arrival(), 0)])
+        assert keeps_order(store)

@@ -212,11 +212,12 @@ class Ingestor:
         con.register("staged_in", numbering.reader(chunks()))
         con.execute("BEGIN TRANSACTION")
         try:
-            con.execute(
-                f"""INSERT INTO events SELECT {columns} FROM ({judged})
-                    WHERE CASE WHEN reason IS NULL THEN {_IS_NEW}(msg_key, msg_key_hi) ELSE {_FAILED}(ord) END""",
-                [self._clock.now()],
-            )
+            with _any_row_order(con):
+                con.execute(
+                    f"""INSERT INTO events SELECT {columns} FROM ({judged})
+                        WHERE CASE WHEN reason IS NULL THEN {_IS_NEW}(msg_key, msg_key_hi) ELSE {_FAILED}(ord) END""",
+                    [self._clock.now()],
+                )
             con.unregister("staged_in")
             result = IngestResult(received=numbering.rows)
             stored = con.execute(
@@ -468,6 +469,29 @@ def _rollback(con: duckdb.DuckDBPyConnection | None) -> None:
     except duckdb.Error:
         pass  # the failed statement (or COMMIT itself) already ended the transaction
 
+
+
+@contextlib.contextmanager
+def _any_row_order(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Let DuckDB store the rows of one statement in whatever order its threads finish them.
+
+    Every row carries its number (``seq``) and whatever reads events in
+    order sorts by it; keeping the physical order costs a bulk insert 8-15 %
+    (measured on a million messages). DuckDB's setting is the database's,
+    so it is restored as soon as the statement is done.
+    """
+    # On a cursor of its own: a failed statement leaves ``con``'s transaction
+    # aborted, where even SET is refused.
+    settings = con.cursor()
+    try:
+        before = settings.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
+        settings.execute("SET preserve_insertion_order = false")
+        try:
+            yield
+        finally:
+            settings.execute(f"SET preserve_insertion_order = {'true' if before else 'false'}")
+    finally:
+        settings.close()
 
 
 class _Numbering:
