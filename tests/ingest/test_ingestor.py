@@ -294,3 +294,13 @@ def test_a_bulk_insert_gives_back_the_row_order_setting(tmp_path):
         with pytest.raises(ValueError):
             ingestor.ingest_stream(lambda: [stage([track("x")] * 6000, arrival(), 10), stage([track("y")], arrival(), 0)])
         assert keeps_order(store)
+
+
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 2)), max_size=40))
+def test_later_copies_are_every_repeat_of_a_key_after_its_first(keys):
+    from segmint.ingest.ingestor import _later_copies
+
+    low = np.array([k[0] for k in keys], dtype=np.uint64)
+    high = np.array([k[1] for k in keys], dtype=np.uint64)
+    expected = [key in keys[:i] for i, key in enumerate(keys)]
+    assert _later_copies(low, high).tolist() == expected

@@ -167,12 +167,16 @@ class Ingestor:
         many blocks it has.
         """
         stream = iter(chunks())
-        first, second = next(stream, None), next(stream, None)
+        first = next(stream, None)
         if first is None:
             return IngestResult()
-        if second is None and first.num_rows <= PYTHON_PATH_MAX_ROWS:
-            return self.ingest(first, store_failures=store_failures)  # a small file: judged in Python
-        opened = [itertools.chain([first] if second is None else [first, second], stream)]
+        begun = [first]
+        if first.num_rows <= PYTHON_PATH_MAX_ROWS:  # perhaps a small file, judged in Python
+            second = next(stream, None)
+            if second is None:
+                return self.ingest(first, store_failures=store_failures)
+            begun.append(second)
+        opened = [itertools.chain(begun, stream)]
 
         def again() -> Iterable[pa.Table]:
             return opened.pop() if opened else chunks()  # the stream begun here first, then anew
@@ -586,11 +590,19 @@ class _BulkChecks:
 
 def _later_copies(low: np.ndarray, high: np.ndarray) -> np.ndarray:
     """Which rows (in ``seq`` order) repeat the key of an earlier row: a message sent twice in one batch."""
-    order = np.lexsort((np.arange(len(low)), high, low))
-    same = np.zeros(len(low), dtype=bool)
-    same[1:] = (low[order][1:] == low[order][:-1]) & (high[order][1:] == high[order][:-1])
     later = np.zeros(len(low), dtype=bool)
-    later[order[same]] = True
+    order = np.argsort(low, kind="stable")  # a radix sort; equal low halves keep their seq order
+    sorted_low = low[order]
+    runs = np.flatnonzero(sorted_low[1:] == sorted_low[:-1])
+    if not len(runs):
+        return later  # the usual case: no two keys share even their low half
+    # Rare: compare whole keys among the rows whose low halves repeat.
+    suspects = np.unique(np.concatenate([order[runs], order[runs + 1]]))
+    seen: set[tuple[int, int]] = set()
+    for row in suspects:  # ascending: the first copy comes first
+        key = (int(low[row]), int(high[row]))
+        later[row] = key in seen
+        seen.add(key)
     return later
 
 
