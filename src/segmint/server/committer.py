@@ -5,15 +5,14 @@ wait on the returned future; the collector's requests come already judged
 (validated in the request handler, so that the writer's time goes to
 deduplication and the commit alone). A writer thread takes everything
 waiting and inserts it as one transaction; a committer thread commits the
-transactions in order; an answerer thread runs the post-commit hooks
-(live profiles, real-time segments) on each committed group, in order, and
-only then resolves its futures, so a 200 always means durable and visible.
-Under load the batches grow by themselves: whatever arrived while the last
-group was inserted goes into the next one.
+transactions in order, runs the post-commit hooks (live profiles,
+real-time segments) and only then resolves the futures, so a 200 always
+means durable and visible. Under load the batches grow by themselves:
+whatever arrived while the last group was inserted goes into the next one.
 
-The three overlap (a pipeline): a COMMIT spends most of its time waiting
-for the disk, and meanwhile the next group is inserted, on a connection of
-its own, and the last one's hooks run. The ingestor decides each group against the keys
+The two overlap (a pipeline two groups deep): a COMMIT spends most of its
+time waiting for the disk, and the next group is inserted meanwhile, on a
+connection of its own. The ingestor decides each group against the keys
 of the groups in flight before it, so a retry is never stored twice, and a
 failed commit fails every group behind it too (see ``Ingestor.commit``).
 """
@@ -56,12 +55,11 @@ class _Pending:
 class GroupCommitter:
     """Stores what requests submit, a group per transaction, ``depth`` groups in flight.
 
-    Three threads: the writer gathers a group, judges what its handlers did
-    not, deduplicates and inserts it on a free connection
-    (``Ingestor.prepare``) and hands it on; the committer commits the groups
-    in that order and frees the connection; the answerer runs the hooks and
-    answers the requests. So while one group's COMMIT waits for its fsync,
-    the next one is being inserted and the last one answered.
+    Two threads: the writer gathers a group, judges what its handlers did not,
+    deduplicates and inserts it on a free connection (``Ingestor.prepare``)
+    and hands it on; the committer commits the groups in that order, runs
+    the hooks, answers the requests and frees the connection. So while one
+    group's COMMIT waits for its fsync, the next one is being inserted.
     """
 
     def __init__(
@@ -80,11 +78,9 @@ class GroupCommitter:
         self._queue: queue.Queue[_Pending | None] = queue.Queue()
         self._held: list[_Pending | None] = []  # taken from the queue, for the next group
         self._prepared: queue.Queue[_Prepared | None] = queue.Queue()
-        self._committed: queue.Queue[tuple[_Prepared, IngestResult | None] | None] = queue.Queue()
         self._cursors: queue.Queue[duckdb.DuckDBPyConnection] = queue.Queue()
         self._writer = threading.Thread(target=self._run, name="segmint-writer", daemon=True)
         self._committer = threading.Thread(target=self._commit_loop, name="segmint-committer", daemon=True)
-        self._answerer = threading.Thread(target=self._answer_loop, name="segmint-answerer", daemon=True)
         self._gate = threading.Lock()  # held while a group is prepared; see ``lock``
         self._idle = threading.Condition()
         self._in_flight = 0  # groups prepared and not yet answered
@@ -98,13 +94,11 @@ class GroupCommitter:
             self._cursors.put(self._ingestor.cursor())
         self._writer.start()
         self._committer.start()
-        self._answerer.start()
 
     def stop(self) -> None:
         self._queue.put(None)
         self._writer.join(timeout=30)
         self._committer.join(timeout=30)
-        self._answerer.join(timeout=30)
         while not self._cursors.empty():
             self._cursors.get_nowait().close()
 
@@ -211,42 +205,24 @@ class GroupCommitter:
     # ---- the committer thread ------------------------------------------------
 
     def _commit_loop(self) -> None:
-        try:
-            while (item := self._prepared.get()) is not None:
-                self._committed.put((item, self._commit(item)))
-        finally:
-            self._committed.put(None)
-
-    def _commit(self, item: _Prepared) -> IngestResult | None:
-        """COMMIT one group; None when it failed (its requests are answered with the error)."""
-        try:
-            result = self._ingestor.commit(item.pending)
-            self.commits += 1
-            return result
-        except BaseException as error:  # nothing was committed: every request fails
-            log.exception("commit failed")
-            _fail(item.group, error)
-            return None
-        finally:
-            self._cursors.put(item.con)  # the next group may be inserted while the hooks run
-
-    # ---- the answerer thread -------------------------------------------------
-
-    def _answer_loop(self) -> None:
-        # A third stage: the hooks (Python: live profiles, real-time segments)
-        # run for one group while the next group's COMMIT waits for its fsync.
-        while (done := self._committed.get()) is not None:
-            item, result = done
+        while (item := self._prepared.get()) is not None:
             try:
-                if result is not None:
-                    self._answer(item, result)
+                self._commit(item)
             finally:
                 with self._idle:
                     self._in_flight -= 1
                     self._idle.notify_all()
 
-    def _answer(self, item: _Prepared, result: IngestResult) -> None:
-        """Run the hooks on a committed group, then answer its requests: a 200 means durable and visible."""
+    def _commit(self, item: _Prepared) -> None:
+        try:
+            result = self._ingestor.commit(item.pending)
+            self.commits += 1
+        except BaseException as error:  # nothing was committed: every request fails
+            log.exception("commit failed")
+            _fail(item.group, error)
+            return
+        finally:
+            self._cursors.put(item.con)  # the next group may be inserted while the hooks run
         for hook in self._hooks:
             try:
                 hook(result)
