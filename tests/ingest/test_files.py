@@ -158,7 +158,7 @@ def test_blocks_of_any_size_read_the_same_lines(tmp_path, monkeypatch, chunk):
     assert message_text(rows[1]["raw"]) == lines[2].decode()
 
 
-@given(st.lists(st.text(alphabet=" \t\r\x0b\x0c\u00a0\u2003\u3000aé{}", max_size=6), max_size=12))
+@given(st.lists(st.text(alphabet=" \t\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\u00a0\u2003\u3000aé{}", max_size=6), max_size=12))
 def test_only_lines_of_whitespace_are_skipped(tmp_path_factory, lines):
     """Only suspicious lines are trimmed (for speed); the rule is still Unicode whitespace."""
     from datetime import datetime, timezone

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+import duckdb
 import numpy as np
+import pyarrow as pa
 import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -291,6 +293,10 @@ def test_a_bulk_insert_gives_back_the_row_order_setting(tmp_path):
         assert result.accepted == 6000 and keeps_order(store)
         rows = store.query("SELECT seq, message_id FROM events ORDER BY seq").to_pylist()
         assert [r["message_id"] for r in rows] == [f"m{i}" for i in range(6000)]  # numbered in arrival order
+        store.cursor().execute("SET preserve_insertion_order = false")  # whatever it was, it comes back
+        ingestor.ingest_stream(lambda: [stage([track(f"q{i}") for i in range(6000)], arrival())])
+        assert not keeps_order(store)
+        store.cursor().execute("SET preserve_insertion_order = true")
         with pytest.raises(ValueError):
             ingestor.ingest_stream(lambda: [stage([track("x")] * 6000, arrival(), 10), stage([track("y")], arrival(), 0)])
         assert keeps_order(store)
@@ -304,3 +310,41 @@ def test_later_copies_are_every_repeat_of_a_key_after_its_first(keys):
     high = np.array([k[1] for k in keys], dtype=np.uint64)
     expected = [key in keys[:i] for i, key in enumerate(keys)]
     assert _later_copies(low, high).tolist() == expected
+
+
+def test_two_writers_on_one_store_each_bulk_ingest(tmp_path):
+    """DuckDB's functions belong to the database: a second ingestor (a publish) must not collide with the first."""
+    with Store(tmp_path / "s.duckdb") as store:
+        first = Ingestor(store)
+        one = first.ingest_stream(lambda: [stage([track(f"a{i}") for i in range(6000)], arrival())])
+        second = Ingestor(store)  # opened after the first wrote, as demo/story.py's publish does
+        two = second.ingest_stream(lambda: [stage([track(f"b{i}") for i in range(6000)], arrival())])
+        assert (one.accepted, two.accepted, two.first_seq) == (6000, 6000, 6001)
+        assert store.query("SELECT count(DISTINCT seq) AS n FROM events").to_pylist() == [{"n": 12000}]
+
+
+def test_a_stream_that_fails_midway_stores_nothing_and_says_why(tmp_path):
+    """An error while reading surfaces as itself, and the store is left as it was."""
+    from segmint.errors import IngestError
+
+    def reading_fails():
+        yield stage([track(f"m{i}") for i in range(6000)], arrival())
+        raise IngestError("the disk went away")
+
+    with Store(tmp_path / "s.duckdb") as store:
+        ingestor = Ingestor(store)
+        with pytest.raises(IngestError, match="disk went away"):
+            ingestor.ingest_stream(reading_fails)
+        assert store.query("SELECT count(*) AS n FROM events").to_pylist() == [{"n": 0}]
+        assert ingestor.ingest_stream(lambda: [stage([track("p")] * 6000, arrival())]).accepted == 1
+
+
+def test_a_stream_closed_by_duckdb_is_not_taken_for_a_reading_error():
+    """When DuckDB fails midway it closes the stream (GeneratorExit): its own error must be the one raised."""
+    from segmint.ingest.ingestor import _Numbering
+
+    numbering = _Numbering(1)
+    stream = numbering._batches(iter([stage([track("a")], arrival()), stage([track("b")], arrival(), 1)]))
+    next(stream)
+    stream.close()
+    assert numbering.error is None

@@ -228,10 +228,11 @@ def _newlines(data: np.ndarray) -> np.ndarray:
     return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
 
 
-# Bytes a blank line may start with: ASCII whitespace, or the first byte of
-# a multi-byte character (Unicode has whitespace beyond ASCII).
+# Bytes a blank line may start with: any ASCII control character or space,
+# or the first byte of a multi-byte character (Unicode has whitespace
+# beyond ASCII).
 _MAY_START_BLANK = np.zeros(256, dtype=bool)
-_MAY_START_BLANK[[9, 10, 11, 12, 13, 32]] = True
+_MAY_START_BLANK[:0x21] = True  # control characters and space (Arrow trims 0x1c-0x1f too)
 _MAY_START_BLANK[0x80:] = True
 
 

@@ -129,7 +129,6 @@ class Ingestor:
         # prepare() runs on one thread and commit() on another (server/committer.py)
         self._state = threading.Lock()
         self._in_flight: list[PendingCommit] = []  # prepared, not yet committed, oldest first
-        self._checks: _BulkChecks | None = None
 
     def _scalar(self, sql: str) -> int:
         rows = self._con.execute(sql).fetchall()
@@ -206,59 +205,60 @@ class Ingestor:
         if self._in_flight:
             raise RuntimeError("a bulk ingest needs the writer to itself: batches are still in flight")
         first_seq = self._next_seq
-        checks = self._bulk_checks()
-        checks.begin()
-        judged = normalize_sql("staged_in", carry=("seq",))
         columns = ", ".join("?::TIMESTAMPTZ" if name == "ingested_at" else f'"{name}"' for name in EVENT_COLUMNS)
         stored_failures = 0
         numbering = _Numbering(first_seq)
         readings = [numbering]
-        con.register("staged_in", numbering.reader(chunks()))
-        con.execute("BEGIN TRANSACTION")
-        try:
-            with _any_row_order(con):
-                con.execute(
-                    f"""INSERT INTO events SELECT {columns} FROM ({judged})
-                        WHERE CASE WHEN reason IS NULL THEN {_IS_NEW}(msg_key, msg_key_hi) ELSE {_FAILED}(ord) END""",
-                    [self._clock.now()],
-                )
-            con.unregister("staged_in")
-            result = IngestResult(received=numbering.rows)
-            stored = con.execute(
-                "SELECT seq, msg_key, msg_key_hi FROM events WHERE seq >= ? ORDER BY seq", [first_seq]
-            ).fetchnumpy()
-            stored_seq = np.asarray(stored["seq"], dtype=np.int64)
-            low = np.asarray(stored["msg_key"], dtype=np.uint64)
-            high = np.asarray(stored["msg_key_hi"], dtype=np.uint64)
-            later = _later_copies(low, high)
-            if later.any():
-                con.execute(
-                    "DELETE FROM events WHERE seq >= ? AND list_contains(?, seq)", [first_seq, stored_seq[later].tolist()]
-                )
-                stored_seq, low, high = stored_seq[~later], low[~later], high[~later]
-            _close_gaps(con, stored_seq, first_seq)
-            if checks.failed:
-                readings.append(_Numbering(first_seq))
-                con.register("staged_in", readings[-1].reader(chunks()))
-                failed = con.sql(
-                    f"""SELECT ord, source, received_at, origin, reason, raw, user_id, anonymous_id
-                        FROM ({judged}) WHERE reason IS NOT NULL ORDER BY ord"""
-                ).to_arrow_table()
-                con.unregister("staged_in")
-                result.failures = [
-                    Failure(o, r) for o, r in zip(failed.column("ord").to_pylist(), failed.column("reason").to_pylist())
-                ]
-                if store_failures and failed.num_rows:
-                    stored_failures = self._store_failures(con, failed, self._next_failed)
-            con.execute("COMMIT")
-        except BaseException as error:
-            _rollback(con)
-            with contextlib.suppress(duckdb.Error, KeyError):
-                con.unregister("staged_in")
-            for reading in readings:
-                if reading.error is not None and reading.error is not error:
-                    raise reading.error from error  # what went wrong reading the stream, not DuckDB's wrapping of it
-            raise
+        with _BulkChecks.registered(con, self._index) as checks:
+            judged = normalize_sql(checks.staged, carry=("seq",))
+            con.execute("BEGIN TRANSACTION")
+            try:
+                con.register(checks.staged, numbering.reader(chunks()))
+                with _any_row_order(con):
+                    con.execute(
+                        f"""INSERT INTO events SELECT {columns} FROM ({judged}) WHERE CASE WHEN reason IS NULL
+                            THEN {checks.is_new}(msg_key, msg_key_hi) ELSE {checks.failed_function}(ord) END""",
+                        [self._clock.now()],
+                    )
+                con.unregister(checks.staged)
+                result = IngestResult(received=numbering.rows)
+                stored = con.execute(
+                    "SELECT seq, msg_key, msg_key_hi FROM events WHERE seq >= ? ORDER BY seq", [first_seq]
+                ).fetchnumpy()
+                stored_seq = np.asarray(stored["seq"], dtype=np.int64)
+                low = np.asarray(stored["msg_key"], dtype=np.uint64)
+                high = np.asarray(stored["msg_key_hi"], dtype=np.uint64)
+                later = _later_copies(low, high)
+                if later.any():
+                    con.execute(
+                        "DELETE FROM events WHERE seq >= ? AND list_contains(?, seq)",
+                        [first_seq, stored_seq[later].tolist()],
+                    )
+                    stored_seq, low, high = stored_seq[~later], low[~later], high[~later]
+                _close_gaps(con, stored_seq, first_seq)
+                if checks.failed:
+                    readings.append(_Numbering(first_seq))
+                    con.register(checks.staged, readings[-1].reader(chunks()))
+                    failed = con.sql(
+                        f"""SELECT ord, source, received_at, origin, reason, raw, user_id, anonymous_id
+                            FROM ({judged}) WHERE reason IS NOT NULL ORDER BY ord"""
+                    ).to_arrow_table()
+                    con.unregister(checks.staged)
+                    result.failures = [
+                        Failure(o, r)
+                        for o, r in zip(failed.column("ord").to_pylist(), failed.column("reason").to_pylist())
+                    ]
+                    if store_failures and failed.num_rows:
+                        stored_failures = self._store_failures(con, failed, self._next_failed)
+                con.execute("COMMIT")
+            except BaseException as error:
+                _rollback(con)
+                with contextlib.suppress(duckdb.Error, KeyError):
+                    con.unregister(checks.staged)
+                for reading in readings:
+                    if reading.error is not None and reading.error is not error:
+                        raise reading.error from error  # what went wrong reading the stream, not DuckDB's wrapping
+                raise
         result.accepted = len(stored_seq)
         result.duplicates = result.received - result.accepted - result.failed
         if result.accepted:
@@ -269,13 +269,6 @@ class Ingestor:
         self._next_seq += result.accepted
         self._next_failed += stored_failures
         return result
-
-    def _bulk_checks(self) -> "_BulkChecks":
-        """The functions the bulk insert calls, registered once on the writer's connection."""
-        if self._checks is None:
-            self._checks = _BulkChecks(self._index)
-            self._checks.register(self._con)
-        return self._checks
 
     def _decide(self, normalized: pa.Table) -> tuple[IngestResult, np.ndarray, np.ndarray, np.ndarray]:
         """Which judged messages are stored: valid, first of their key in the batch, not stored before."""
@@ -528,7 +521,7 @@ class _Numbering:
         # original is kept so the ingest can raise that instead.
         try:
             yield from self._numbered(chunks)
-        except BaseException as error:
+        except Exception as error:  # not GeneratorExit: DuckDB closing the stream after its own error
             self.error = error
             raise
 
@@ -555,30 +548,41 @@ def _rising(staged: pa.Table) -> bool:
     return bool(len(ords) < 2 or (np.diff(ords) > 0).all())
 
 
-_IS_NEW = "segmint_is_new"
-_FAILED = "segmint_failed"
-
-
 class _BulkChecks:
-    """What DuckDB asks Python during a bulk insert.
+    """What DuckDB asks Python during one bulk insert, through two functions.
 
-    ``segmint_is_new(low, high)``: whether the index lacks each key (read
-    only: the index does not change during the statement). ``segmint_failed(ord)``
-    is called for the invalid messages instead; it notes that there were
-    some (idempotent, so however DuckDB calls it the answer holds) and
-    keeps them out.
+    ``is_new(low, high)``: whether the index lacks each key (read only: the
+    index does not change during the statement). ``failed_function(ord)`` is
+    called for the invalid messages instead; it notes that there were some
+    (idempotent, so however DuckDB calls it the answer holds) and keeps them
+    out. DuckDB's functions belong to the whole database, and several
+    writers may share one (a publish opens an ingestor of its own): each
+    statement registers its functions, and its stream, under names of its
+    own and removes them after.
     """
+
+    _numbers = itertools.count()
 
     def __init__(self, index: DedupIndex) -> None:
         self._index = index
         self.failed = False
+        n = next(self._numbers)
+        self.is_new, self.failed_function, self.staged = f"segmint_is_new_{n}", f"segmint_failed_{n}", f"staged_{n}"
 
-    def begin(self) -> None:
-        self.failed = False
-
-    def register(self, con: duckdb.DuckDBPyConnection) -> None:
-        con.create_function(_IS_NEW, self._is_new, ["UBIGINT", "UBIGINT"], "BOOLEAN", type="arrow")
-        con.create_function(_FAILED, self._failed, ["BIGINT"], "BOOLEAN", type="arrow", side_effects=True)
+    @classmethod
+    @contextlib.contextmanager
+    def registered(cls, con: duckdb.DuckDBPyConnection, index: DedupIndex) -> Iterator["_BulkChecks"]:
+        checks = cls(index)
+        con.create_function(checks.is_new, checks._is_new, ["UBIGINT", "UBIGINT"], "BOOLEAN", type="arrow")
+        con.create_function(
+            checks.failed_function, checks._failed, ["BIGINT"], "BOOLEAN", type="arrow", side_effects=True
+        )
+        try:
+            yield checks
+        finally:
+            for name in (checks.is_new, checks.failed_function):
+                with contextlib.suppress(duckdb.Error):
+                    con.remove_function(name)
 
     def _is_new(self, low: pa.Array, high: pa.Array) -> pa.Array:
         return pa.array(~self._index.contains(low.to_numpy(), high.to_numpy()))
