@@ -71,6 +71,26 @@ def test_an_idle_writer_waits_for_company(tmp_path):
         assert committer.commits == 1
 
 
+def test_a_request_whose_client_went_away_does_not_stop_its_group(tmp_path):
+    """A handler cancelled mid-wait cancels its future; the others in its group, and later groups, are answered."""
+    with Store(tmp_path / "s.duckdb") as store:
+        committer = GroupCommitter(Ingestor(store), max_wait_s=0.5)
+        arrival = Arrival("web", NOW, "test")
+        first = committer.submit(stage([track("a")], arrival))
+        gone = committer.submit(stage([track("b")], arrival))
+        third = committer.submit(stage([track("c")], arrival))
+        assert gone.cancel()
+        committer.start()
+        try:
+            assert first.result(timeout=30).accepted == third.result(timeout=30).accepted == 1
+            later = committer.submit(stage([track("d")], arrival))
+            assert later.result(timeout=30).accepted == 1
+        finally:
+            committer.stop()
+        # Its messages were stored all the same: a retry would be a duplicate, never a loss.
+        assert store.query("SELECT count(*) AS n FROM events").to_pylist() == [{"n": 4}]
+
+
 # ---- the pipeline: a group is inserted while the one before it commits ----
 
 

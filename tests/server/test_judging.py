@@ -47,7 +47,6 @@ def test_a_large_batch_is_judged_alike_in_a_worker_and_inline(pooled):
     assert len(body) > INLINE_MAX_BYTES  # so the pool takes it
     inline = _run(RequestJudge(CONFIG, workers=0), _auth("wk"), body)
     pooled_result = _run(pooled, _auth("wk"), body)
-    assert pooled_result.source == inline.source == "web"
     assert pooled_result.judged.equals(inline.judged)
     assert pooled_result.judged.column("reason").null_count == 300
 
@@ -68,3 +67,33 @@ def test_a_request_refused_in_a_worker_keeps_its_status(pooled, headers, body, e
     with pytest.raises(error) as inline:
         _run(RequestJudge(CONFIG, workers=0), headers, body)
     assert str(raised.value) == str(inline.value)
+
+
+def test_a_pool_whose_worker_died_is_started_again(pooled):
+    """A broken pool would refuse every large request from then on; it is replaced, and the request judged."""
+    import os
+    import signal
+
+    body = _batch(300)
+    pid = next(iter(pooled._pool._processes))
+    os.kill(pid, signal.SIGKILL)
+    results = [_run(pooled, _auth("wk"), body) for _ in range(3)]  # the first may meet the dead pool
+    assert all(r.judged.equals(results[0].judged) for r in results)
+    assert pid not in pooled._pool._processes
+
+
+def test_without_a_pool_a_large_request_is_judged_off_the_event_loop(monkeypatch):
+    import threading
+
+    import segmint.server.judging as judging
+
+    judged_on = []
+    real = judging.judge_request
+    monkeypatch.setattr(judging, "judge_request", lambda *args: judged_on.append(threading.get_ident()) or real(*args))
+
+    async def request() -> int:
+        await RequestJudge(CONFIG, workers=0).judge("batch", _auth("wk"), _batch(300), ARRIVED, "POST")
+        return threading.get_ident()  # the event loop's thread
+
+    loop_thread = asyncio.run(request())
+    assert judged_on and judged_on[0] != loop_thread

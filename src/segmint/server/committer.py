@@ -24,7 +24,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -231,7 +231,7 @@ class GroupCommitter:
         offset = 0
         for pending in item.group:
             count = pending.rows
-            pending.future.set_result(_slice(result, offset, count))
+            _answer(pending.future, result=_slice(result, offset, count))
             offset += count
 
 
@@ -244,7 +244,18 @@ class _Prepared:
 
 def _fail(group: list[_Pending], error: BaseException) -> None:
     for pending in group:
-        pending.future.set_exception(error)
+        _answer(pending.future, error=error)
+
+
+def _answer(future: Future[IngestResult], result: IngestResult | None = None, error: BaseException | None = None) -> None:
+    """Resolve a request's future, unless it was cancelled (its client went away): the group goes on."""
+    try:
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)  # type: ignore[arg-type]
+    except InvalidStateError:
+        pass
 
 
 def _slice(result: IngestResult, offset: int, count: int) -> IngestResult:

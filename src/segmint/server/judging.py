@@ -7,9 +7,11 @@ the server's GIL time, and the request handlers, the writer and the
 committer took turns instead of overlapping. A pool of worker processes
 (``server.judge_workers``, by default one fewer than the cores) judges
 requests of more than ``INLINE_MAX_BYTES`` beside the server; what comes
-back is the staged and judged Arrow tables, which the handler submits to
-the group commit as before. Small requests (a single ``track`` call) are
-judged inline: handing them over would cost more than judging them.
+back is the judged Arrow table, which the handler submits to the group
+commit. Small requests (a single ``track`` call) are judged inline:
+handing them over would cost more than judging them. Without a pool (or
+while a broken one is replaced) a large request is judged in a thread, off
+the event loop.
 
 Workers are started with ``spawn``: forking a process that holds an open
 DuckDB store and its threads is not safe.
@@ -18,12 +20,14 @@ DuckDB store and its threads is not safe.
 from __future__ import annotations
 
 import asyncio
+import logging
 import multiprocessing
 import os
 import threading
 import time
 from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -35,6 +39,8 @@ from segmint.ingest.staging import Arrival, stage
 from segmint.ingest.validate import judge
 from segmint.server.envelope import parse_tracking
 
+log = logging.getLogger("segmint.server")
+
 # A body this small (a handful of messages) is judged on the event loop.
 INLINE_MAX_BYTES = 8 * 1024
 
@@ -44,7 +50,6 @@ _HEADERS = ("authorization", "content-encoding")
 
 @dataclass(frozen=True)
 class JudgedRequest:
-    source: str
     judged: pa.Table  # ``validate.judge``'s table: all the writer needs (the staged texts stay behind)
 
 
@@ -54,11 +59,13 @@ def judge_request(
     """Authenticate, unpack and judge one request (raises ``IngestError`` when it cannot be read)."""
     parsed = parse_tracking(kind, headers, body, config)
     arrival = Arrival(source=parsed.source, arrived_at=arrived_at, origin=origin, batch_sent_at=parsed.batch_sent_at)
-    return JudgedRequest(parsed.source, judge(stage(parsed.raws, arrival), messages=parsed.messages))
+    return JudgedRequest(judge(stage(parsed.raws, arrival), messages=parsed.messages))
 
 
 def default_workers() -> int:
-    return max(1, (os.cpu_count() or 1) - 1)
+    """One fewer than the cores this process may use (a container's share, not the host's), at most four."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(4, cores - 1))
 
 
 class RequestJudge:
@@ -91,13 +98,28 @@ class RequestJudge:
         self, kind: str, headers: Mapping[str, str], body: bytes, arrived_at: datetime, origin: str
     ) -> JudgedRequest:
         wanted = {name: headers[name] for name in _HEADERS if name in headers}
-        if self._pool is None or len(body) <= INLINE_MAX_BYTES:
+        if len(body) <= INLINE_MAX_BYTES:
             return judge_request(self._config, kind, wanted, body, arrived_at, origin)
+        if self._pool is None:
+            return await asyncio.to_thread(judge_request, self._config, kind, wanted, body, arrived_at, origin)
         loop = asyncio.get_running_loop()
-        outcome = await loop.run_in_executor(self._pool, _judge_in_worker, kind, wanted, body, arrived_at, origin)
+        try:
+            outcome = await loop.run_in_executor(self._pool, _judge_in_worker, kind, wanted, body, arrived_at, origin)
+        except BrokenProcessPool:
+            # A worker died (killed for its memory, a crash): the pool is
+            # useless from then on. Start a new one; this request is judged here.
+            log.error("a judging worker died; starting the pool again")
+            self._restart()
+            return await asyncio.to_thread(judge_request, self._config, kind, wanted, body, arrived_at, origin)
         if isinstance(outcome, _Refused):
             raise outcome.error()
         return outcome
+
+    def _restart(self) -> None:
+        broken, self._pool = self._pool, None
+        if broken is not None:
+            broken.shutdown(wait=False, cancel_futures=True)
+        self.start()
 
 
 # ---- in the worker process ------------------------------------------------------
