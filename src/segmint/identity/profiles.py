@@ -36,8 +36,16 @@ def events_as_of(as_of: datetime | None) -> str:
     return f"(SELECT * FROM events WHERE event_time <= TIMESTAMPTZ '{as_of.isoformat()}')"
 
 
+def last_seq(con: duckdb.DuckDBPyConnection) -> int:
+    """The arrival number of the latest stored event (0 for none)."""
+    return int(con.execute("SELECT coalesce(max(seq), 0) AS last_seq FROM events").fetchnumpy()["last_seq"][0])
+
+
 def resolve_identities(
-    con: duckdb.DuckDBPyConnection, identity: IdentityConfig, as_of: datetime | None = None
+    con: duckdb.DuckDBPyConnection,
+    identity: IdentityConfig,
+    as_of: datetime | None = None,
+    upto_seq: int | None = None,
 ) -> Resolution:
     """Resolve the identity graph from the stored events (up to ``as_of``).
 
@@ -47,9 +55,8 @@ def resolve_identities(
     store reached through a server does as well.
     """
     # The two queries below must see the same events, and a running server
-    # commits between them: both read up to the arrival number seen now.
-    last_seq = int(con.execute("SELECT coalesce(max(seq), 0) AS last_seq FROM events").fetchnumpy()["last_seq"][0])
-    events = f"(SELECT * FROM {events_as_of(as_of)} AS e WHERE seq <= {last_seq})"
+    # commits between them: both read up to one arrival number.
+    events = f"(SELECT * FROM {events_as_of(as_of)} AS e WHERE seq <= {upto_seq if upto_seq is not None else last_seq(con)})"
     numbered = f"""
         SELECT row_number() OVER (ORDER BY kind, value) - 1 AS id, kind, value,
                epoch_us(first.t) AS at, first.s AS seq
@@ -110,13 +117,18 @@ GROUP BY profile_id
 
 
 def rebuild(con: duckdb.DuckDBPyConnection, identity: IdentityConfig) -> Resolution:
-    """Recompute identities, conflicts and profiles from all stored events."""
-    graph = resolve_identities(con, identity)
+    """Recompute identities, conflicts and profiles from all stored events.
+
+    All from the events stored when it starts: a running server keeps
+    committing meanwhile, and what it adds waits for the next rebuild.
+    """
+    upto = last_seq(con)
+    graph = resolve_identities(con, identity, upto_seq=upto)
     ids = graph.identity_table()
     conflicts = conflict_table(graph)
     con.register("ids_in", ids)
     con.register("conflicts_in", conflicts)
-    profile_events = PROFILE_EVENTS.format(events="events", identities="identities")
+    profile_events = PROFILE_EVENTS.format(events=f"(SELECT * FROM events WHERE seq <= {upto})", identities="identities")
     try:
         con.execute("BEGIN TRANSACTION")
         con.execute("DELETE FROM identities")

@@ -409,13 +409,11 @@ class Ingestor:
         extra |= {name: rows.column(name).cast(pa.json_()) for name in JSON_COLUMNS if rows.column(name).type == pa.string()}
         return pa.table({name: extra[name] if name in extra else rows.column(name) for name in EVENT_COLUMNS})
 
-    def _store_failures(self, con: duckdb.DuckDBPyConnection, failed: pa.Table | str, first_id: int) -> int:
-        """Store the failed rows (an Arrow table, or a relation in SQL); how many were new."""
+    def _store_failures(self, con: duckdb.DuckDBPyConnection, failed: pa.Table, first_id: int) -> int:
+        """Store the failed rows; how many were new."""
         # The same invalid message sent again (a retry, a file imported
         # twice) is kept once while it waits for a fix.
-        relation = failed if isinstance(failed, str) else "failed_in"
-        if not isinstance(failed, str):
-            con.register("failed_in", failed)
+        con.register("failed_in", failed)
         try:
             con.execute(
                 """
@@ -424,19 +422,18 @@ class Ingestor:
                 SELECT ? + row_number() OVER (ORDER BY ord) - 1, source, received_at, origin,
                        reason, raw, raw_key, user_id, anonymous_id
                 FROM (
-                    SELECT *, md5_number_lower(source || chr(0) || raw) AS raw_key FROM {relation} AS f
+                    SELECT *, md5_number_lower(source || chr(0) || raw) AS raw_key FROM failed_in AS f
                     QUALIFY row_number() OVER (PARTITION BY source, raw ORDER BY ord) = 1
                 ) AS n
                 WHERE NOT EXISTS (
                     SELECT 1 FROM failed_messages f
                     WHERE f.raw_key = n.raw_key AND f.source = n.source AND f.raw = n.raw
                       AND f.status = 'failed')
-                """.replace("{relation}", relation),
+                """,
                 [first_id],
             )
         finally:
-            if not isinstance(failed, str):
-                con.unregister("failed_in")
+            con.unregister("failed_in")
         return int(con.execute("SELECT count(*) FROM failed_messages WHERE id >= ?", [first_id]).fetchall()[0][0])
 
 

@@ -130,8 +130,10 @@ def maintain(
 ) -> dict[str, Any]:
     """Retrain what is due (or, with ``only_stale``, what is missing or stale), then score and publish."""
     # One book for the run: drift checks, training and scoring read the
-    # same identities and features at the same instants (nothing is written
-    # between them but the model registry), so each is computed once.
+    # same identities and features at the same instants, so each is
+    # computed once. (The run itself writes only the model registry until it
+    # publishes; in a server, events arriving meanwhile are picked up by the
+    # next run, as they would be by a run that had started a moment earlier.)
     book = SnapshotBook(store, config)
     decisions = [due(store, config, name, at, book) for name in TASKS]
     wanted = tuple(
