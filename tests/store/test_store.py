@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from segmint.store.store import Store
-
-
 import duckdb
+
+from segmint.store.store import Store
 
 
 def _threshold(con) -> str:
