@@ -11,7 +11,7 @@ the predictions) and marks the model stale when they moved too far.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,21 +22,7 @@ from segmint.models.features import FeatureSpec
 from segmint.models.registry import ACTIVE, STALE, ModelRecord, find_model, load_model, save_model, set_status
 from segmint.models.registry import ModelNotFoundError
 from segmint.models.scoring import load_active, publish, score
-from segmint.models.training import TASKS, Snapshots, TrainSettings, Trained, train
-
-
-@dataclass
-class SnapshotBook:
-    """One :class:`Snapshots` per feature spec (a saved model keeps the spec it was trained with)."""
-
-    store: Any
-    config: Config
-    _by_spec: dict[FeatureSpec, Snapshots] = field(default_factory=dict)
-
-    def for_spec(self, spec: FeatureSpec) -> Snapshots:
-        if spec not in self._by_spec:
-            self._by_spec[spec] = Snapshots(self.store, self.config.identity, spec)
-        return self._by_spec[spec]
+from segmint.models.training import TASKS, SnapshotBook, TrainSettings, Trained, train
 
 
 def models_config(config: Config) -> ModelsConfig:
@@ -68,7 +54,7 @@ def train_and_register(
     """Train each task with data up to ``at`` and register it as the next active version."""
     models = models_config(config)
     spec = feature_spec(models)
-    snapshots = (book or SnapshotBook(store, config)).for_spec(spec)
+    snapshots = (book or SnapshotBook(store, config.identity)).for_spec(spec)
     registered = []
     for name in names:
         span = horizon_override or horizon(models, name)
@@ -87,7 +73,7 @@ def check_drift(
 ) -> tuple[ModelRecord, DriftReport]:
     """PSI between the model's training snapshot and the features at ``at``; marks it stale if too large."""
     record, model = load_model(store, name)
-    features = (book or SnapshotBook(store, config)).for_spec(model.spec).features(at)
+    features = (book or SnapshotBook(store, config.identity)).for_spec(model.spec).features(at)
     population = model.population(features)
     threshold = policy(models_config(config), name).drift_threshold
     report = drift(model.reference, population[model.features], model.predict(features), threshold)
@@ -134,7 +120,7 @@ def maintain(
     # computed once. (The run itself writes only the model registry until it
     # publishes; in a server, events arriving meanwhile are picked up by the
     # next run, as they would be by a run that had started a moment earlier.)
-    book = SnapshotBook(store, config)
+    book = SnapshotBook(store, config.identity)
     decisions = [due(store, config, name, at, book) for name in TASKS]
     wanted = tuple(
         d.name for d in decisions
@@ -147,6 +133,6 @@ def maintain(
         "retrained": [record.as_dict() for record, _ in retrained],
     }
     if score_after:
-        scores = score(store, config.identity, load_active(store), at, snapshots=book.for_spec)
+        scores = score(store, config.identity, load_active(store), at, book=book)
         report["published"] = publish(store, config.identity, scores, at).as_dict()
     return report

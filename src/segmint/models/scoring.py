@@ -12,7 +12,6 @@ into per-feature SHAP contributions.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -23,9 +22,9 @@ from segmint.clock import as_utc
 from segmint.config.model import IdentityConfig
 from segmint.errors import NotFoundError
 from segmint.models.classify import BIAS
-from segmint.models.features import FeatureSpec, build_features, identities_at
+from segmint.models.features import build_features, identities_at
 from segmint.models.registry import ModelNotFoundError, ModelRecord, load_model
-from segmint.models.training import TASKS, PredictiveModel, Snapshots
+from segmint.models.training import TASKS, PredictiveModel, SnapshotBook
 from segmint.traits.publish import PublishReport, publish_to_store
 
 PRODUCER = "models"
@@ -46,27 +45,18 @@ def load_active(store: Any, names: tuple[str, ...] = tuple(TASKS)) -> Loaded:
 
 
 def score(
-    store: Any,
-    identity: IdentityConfig,
-    models: Loaded,
-    at: datetime,
-    snapshots: Callable[[FeatureSpec], Snapshots] | None = None,
+    store: Any, identity: IdentityConfig, models: Loaded, at: datetime, book: SnapshotBook | None = None
 ) -> pd.DataFrame:
     """One row per profile seen by ``at`` (``profile_id`` index), one column per trait.
 
-    ``snapshots``: where to read features already computed for a spec (a
-    maintenance run shares them with its drift checks and training).
+    ``book``: features already computed (a maintenance run shares them with
+    its drift checks and training).
     """
     at = as_utc(at)
-    if snapshots is None:
-        book: dict[FeatureSpec, Snapshots] = {}
-
-        def snapshots(spec: FeatureSpec) -> Snapshots:
-            return book.setdefault(spec, Snapshots(store, identity, spec))
-
+    book = book or SnapshotBook(store, identity)
     frame: pd.DataFrame | None = None
     for name, (_, model) in models.items():
-        taken = snapshots(model.spec)
+        taken = book.for_spec(model.spec)
         features = taken.features(at)
         if frame is None:
             frame = pd.DataFrame(index=features.index)

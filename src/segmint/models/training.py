@@ -175,6 +175,20 @@ class Snapshots:
         return orders_until(self.store, self.ids(at), at, self.spec)
 
 
+@dataclass
+class SnapshotBook:
+    """One :class:`Snapshots` per feature spec (a saved model keeps the spec it was trained with)."""
+
+    store: Any
+    identity: IdentityConfig
+    _by_spec: dict[FeatureSpec, Snapshots] = field(default_factory=dict)
+
+    def for_spec(self, spec: FeatureSpec) -> Snapshots:
+        if spec not in self._by_spec:
+            self._by_spec[spec] = Snapshots(self.store, self.identity, spec)
+        return self._by_spec[spec]
+
+
 def _dataset(snapshots: Snapshots, task: Task, at: datetime, horizon: timedelta) -> tuple[pd.DataFrame, pd.Series]:
     features = snapshots.features(at)
     X = features[task.population(features)]
