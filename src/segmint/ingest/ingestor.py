@@ -103,17 +103,15 @@ def valid_mask(normalized: pa.Table) -> np.ndarray:
 
 
 def first_copies(normalized: pa.Table, valid: np.ndarray) -> np.ndarray:
-    """Valid messages that are the first (lowest ``ord``) of their (source, messageId) in the batch."""
+    """Valid messages that are the first (lowest ``ord``) of their deduplication key in the batch."""
     ords = normalized.column("ord").to_numpy()
-    keyed = pa.table(
-        {
-            "source": normalized.column("source"),
-            "message_id": normalized.column("message_id"),
-            "ord": pa.array(ords, pa.int64()),
-        }
-    ).filter(pa.array(valid))
-    firsts = keyed.group_by(["source", "message_id"], use_threads=False).aggregate([("ord", "min")])
-    return np.isin(ords, firsts.column("ord_min").to_numpy()) & valid
+    low = normalized.column("msg_key").fill_null(0).to_numpy().astype(np.uint64)
+    high = normalized.column("msg_key_hi").fill_null(0).to_numpy().astype(np.uint64)
+    rows = np.flatnonzero(valid)
+    rows = rows[np.argsort(ords[rows], kind="stable")]
+    first = np.zeros(len(ords), dtype=bool)
+    first[rows[~_later_copies(low[rows], high[rows])]] = True
+    return first
 
 
 class Ingestor:
