@@ -128,24 +128,9 @@ def _field_columns() -> str:
     return ",\n        ".join(columns)
 
 
-def _identifier(kind: str, text: str) -> str:
-    """An identifier as text: strings trimmed of spaces, integers as digits, else NULL."""
-    return f"CASE WHEN {_one_of(kind, _ID_TYPES)} THEN nullif(trim({text}), '') END"
-
-
 def _id_value(field: str) -> str:
-    return _identifier(_t(field), _v(field))
-
-
-def _message_id(id_message: str) -> str:
-    """The id messages are deduplicated by: their messageId, else the MD5 of their text."""
-    return f"coalesce({id_message}, 'md5-' || md5({TEXT}))"
-
-
-def _key_halves() -> tuple[str, str]:
-    """``key128`` (the MD5 of source, NUL, message id) as two UBIGINT halves, as ``validate.message_key``."""
-    # One MD5 for both halves: md5_number's high 64 bits are md5_number_lower, its low ones md5_number_upper.
-    return "(key128 >> 64)::UBIGINT", "(key128 & 18446744073709551615::UHUGEINT)::UBIGINT"
+    """An identifier as text: strings trimmed of spaces, integers as digits, else NULL."""
+    return f"CASE WHEN {_one_of(_t(field), _ID_TYPES)} THEN nullif(trim({_v(field)}), '') END"
 
 
 # Instants segmint accepts: those a Python datetime can hold, so that every
@@ -224,7 +209,6 @@ def normalize_sql(staged: str = "staged", *, carry: Sequence[str] = ()) -> str:
 
     ``carry``: more columns of ``staged`` passed through to the result.
     """
-    low, high = _key_halves()
     carried = "".join(f",\n    {column}" for column in carry)
     return f"""
 WITH parsed AS (
@@ -275,8 +259,10 @@ WITH parsed AS (
         coalesce(early_reason, CASE WHEN NOT (ts_event {_IN_RANGE}) THEN '{OUT_OF_RANGE_REASON}' END) AS reason
     FROM timed
 ), keyed AS (
-    SELECT *, CASE WHEN reason IS NULL THEN {_message_id('id_message')} END AS full_id FROM final
+    -- The id messages are deduplicated by: their messageId, else the MD5 of their text.
+    SELECT *, CASE WHEN reason IS NULL THEN coalesce(id_message, 'md5-' || md5({TEXT})) END AS full_id FROM final
 ), hashed AS (
+    -- One MD5 for both halves: md5_number's high 64 bits are md5_number_lower, its low ones md5_number_upper.
     SELECT *, md5_number(source || chr(0) || full_id) AS key128 FROM keyed
 )
 SELECT
@@ -287,8 +273,8 @@ SELECT
     reason,
     ts_received AS received_at,
     full_id AS message_id,
-    {low} AS msg_key,
-    {high} AS msg_key_hi,
+    (key128 >> 64)::UBIGINT AS msg_key,
+    (key128 & 18446744073709551615::UHUGEINT)::UBIGINT AS msg_key_hi,
     CASE WHEN reason IS NULL THEN {_v('type')} END AS type,
     CASE WHEN {_v('type')} = 'track' THEN {_v('event')} END AS event,
     CASE WHEN ({_v('type')} = 'page' OR {_v('type')} = 'screen') AND {_t('name')} = 'VARCHAR' THEN {_v('name')} END AS name,
