@@ -115,6 +115,7 @@ def test_whatever_the_batching_each_message_is_stored_exactly_once(tmp_path_fact
 from message_strategies import messages as any_message  # noqa: E402
 
 from segmint.clock import FixedClock  # noqa: E402
+from segmint.ingest import bulk as bulk_module  # noqa: E402
 from segmint.ingest import ingestor as ingestor_module  # noqa: E402
 
 EVENT_SQL = "SELECT * EXCLUDE (properties, traits, context, integrations, extra), properties::VARCHAR AS p, " \
@@ -140,9 +141,9 @@ def _stored(store: Store) -> tuple[list, list]:
 def test_the_sql_path_stores_exactly_what_the_arrow_path_stores(tmp_path_factory, batches):
     results, stored = [], []
     for threshold in (10**9, 0):  # every batch through Arrow, then every batch inside DuckDB
-        original = ingestor_module.PYTHON_PATH_MAX_ROWS, ingestor_module.SQL_SLICE_ROWS
+        original = ingestor_module.PYTHON_PATH_MAX_ROWS, bulk_module.SQL_SLICE_ROWS
         ingestor_module.PYTHON_PATH_MAX_ROWS = threshold
-        ingestor_module.SQL_SLICE_ROWS = 3  # many slices, judged in parallel
+        bulk_module.SQL_SLICE_ROWS = 3  # many slices, judged in parallel
         try:
             with Store(tmp_path_factory.mktemp("s") / "s.duckdb") as store:
                 ingestor = Ingestor(store, FixedClock(NOW))
@@ -151,7 +152,7 @@ def test_the_sql_path_stores_exactly_what_the_arrow_path_stores(tmp_path_factory
                                 for r in runs])
                 stored.append(_stored(store))
         finally:
-            ingestor_module.PYTHON_PATH_MAX_ROWS, ingestor_module.SQL_SLICE_ROWS = original
+            ingestor_module.PYTHON_PATH_MAX_ROWS, bulk_module.SQL_SLICE_ROWS = original
     assert results[0] == results[1]
     assert stored[0] == stored[1]
 
@@ -304,12 +305,12 @@ def test_a_bulk_insert_gives_back_the_row_order_setting(tmp_path):
 
 @given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 2)), max_size=40))
 def test_later_copies_are_every_repeat_of_a_key_after_its_first(keys):
-    from segmint.ingest.ingestor import _later_copies
+    from segmint.ingest.bulk import later_copies
 
     low = np.array([k[0] for k in keys], dtype=np.uint64)
     high = np.array([k[1] for k in keys], dtype=np.uint64)
     expected = [key in keys[:i] for i, key in enumerate(keys)]
-    assert _later_copies(low, high).tolist() == expected
+    assert later_copies(low, high).tolist() == expected
 
 
 def test_two_writers_on_one_store_each_bulk_ingest(tmp_path):
@@ -341,9 +342,9 @@ def test_a_stream_that_fails_midway_stores_nothing_and_says_why(tmp_path):
 
 def test_a_stream_closed_by_duckdb_is_not_taken_for_a_reading_error():
     """When DuckDB fails midway it closes the stream (GeneratorExit): its own error must be the one raised."""
-    from segmint.ingest.ingestor import _Numbering
+    from segmint.ingest.bulk import Numbering
 
-    numbering = _Numbering(1)
+    numbering = Numbering(1)
     stream = numbering._batches(iter([stage([track("a")], arrival()), stage([track("b")], arrival(), 1)]))
     next(stream)
     stream.close()
