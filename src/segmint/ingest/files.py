@@ -1,8 +1,10 @@
 """Reading files into staged batches: JSONL, and CSV or Parquet through a mapping.
 
 Files are read in chunks so that a file larger than memory streams
-through; each chunk becomes one staged table and one transaction. Every
-staged row keeps its origin (``file:line`` or ``file:row``) so a failed
+through; each chunk becomes one staged table. The local ingestor stores a
+whole file's chunks in one statement and one transaction
+(``Ingestor.ingest_stream``); a running server takes each chunk as a batch
+of its own. Every staged row keeps its origin (``file:line`` or ``file:row``) so a failed
 message can be traced back.
 """
 
@@ -26,7 +28,7 @@ from segmint.config.model import ImportMapping
 from segmint.errors import IngestError, MappingError
 from segmint.ingest.staging import STAGED_SCHEMA, Arrival, stage
 
-CHUNK_BYTES = 32 * 1024 * 1024
+CHUNK_BYTES = 32 * 1024 * 1024  # small enough that reading the next overlaps storing the last
 TABLE_CHUNK_ROWS = 200_000
 Progress = Callable[[int], None]  # called with bytes (or rows) done since the last call
 
