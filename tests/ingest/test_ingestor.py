@@ -62,6 +62,22 @@ def test_keys_that_share_a_low_half_are_told_apart():
     assert hits.tolist() == [True, True, False, True, True, False]
 
 
+@given(
+    st.lists(st.tuples(st.integers(0, 4), st.integers(0, 2)), max_size=20),
+    st.lists(st.tuples(st.integers(0, 4), st.integers(0, 2)), max_size=20),
+)
+def test_keys_added_in_order_are_found_as_any_others(before, bulk):
+    """``add_sorted`` (the bulk path's) inserts into the sorted arrays; every key stays findable, no other appears."""
+    from segmint.ingest.dedup import DedupIndex
+
+    index = DedupIndex(np.array([k[0] for k in before], dtype=np.uint64), np.array([k[1] for k in before], dtype=np.uint64))
+    ordered = sorted(bulk, key=lambda k: k[0])
+    index.add_sorted(np.array([k[0] for k in ordered], dtype=np.uint64), np.array([k[1] for k in ordered], dtype=np.uint64))
+    probe = [(a, b) for a in range(6) for b in range(3)]
+    hits = index.contains(np.array([k[0] for k in probe], dtype=np.uint64), np.array([k[1] for k in probe], dtype=np.uint64))
+    assert hits.tolist() == [k in set(before) | set(bulk) for k in probe]
+
+
 def test_failed_messages_are_kept_once_with_their_reason(store):
     ingestor = Ingestor(store)
     bad = orjson.dumps({"type": "track", "userId": "u"}).decode()

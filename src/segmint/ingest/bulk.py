@@ -149,10 +149,19 @@ class BulkChecks:
         return pa.array(np.zeros(len(ords), dtype=bool))
 
 
-def later_copies(low: np.ndarray, high: np.ndarray) -> np.ndarray:
-    """Which rows (in ``seq`` order) repeat the key of an earlier row: a message sent twice in one batch."""
+def key_order(low: np.ndarray) -> np.ndarray:
+    """The rows in ascending order of their keys' low halves, equal halves in row order (a radix sort)."""
+    return np.argsort(low, kind="stable")
+
+
+def later_copies(low: np.ndarray, high: np.ndarray, order: np.ndarray | None = None) -> np.ndarray:
+    """Which rows (in ``seq`` order) repeat the key of an earlier row: a message sent twice in one batch.
+
+    ``order`` is ``key_order(low)`` when the caller has it already (the
+    bulk path sorts once, for this and for the index).
+    """
     later = np.zeros(len(low), dtype=bool)
-    order = np.argsort(low, kind="stable")  # a radix sort; equal low halves keep their seq order
+    order = key_order(low) if order is None else order
     sorted_low = low[order]
     runs = np.flatnonzero(sorted_low[1:] == sorted_low[:-1])
     if not len(runs):

@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 from segmint.clock import Clock, SystemClock
 from segmint.ingest.dedup import DedupIndex
 from segmint.ingest.normalize import normalize_sql
-from segmint.ingest.bulk import BulkChecks, Numbering, any_row_order, close_gaps, later_copies, rising
+from segmint.ingest.bulk import BulkChecks, Numbering, any_row_order, close_gaps, key_order, later_copies, rising
 from segmint.ingest.validate import judge
 from segmint.errors import StoreError
 from segmint.store.store import Store
@@ -227,13 +227,16 @@ class Ingestor:
                 stored_seq = np.asarray(stored["seq"], dtype=np.int64)
                 low = np.asarray(stored["msg_key"], dtype=np.uint64)
                 high = np.asarray(stored["msg_key_hi"], dtype=np.uint64)
-                later = later_copies(low, high)
+                order = key_order(low)
+                later = later_copies(low, high, order)
+                kept = order[~later[order]]  # the stored rows in key order, as the index takes them
+                sorted_low, sorted_high = low[kept], high[kept]
                 if later.any():
                     con.execute(
                         "DELETE FROM events WHERE seq >= ? AND list_contains(?, seq)",
                         [first_seq, stored_seq[later].tolist()],
                     )
-                    stored_seq, low, high = stored_seq[~later], low[~later], high[~later]
+                    stored_seq = stored_seq[~later]
                 close_gaps(con, stored_seq, first_seq)
                 if checks.failed:
                     readings.append(Numbering(first_seq))
@@ -261,7 +264,7 @@ class Ingestor:
         result.accepted = len(stored_seq)
         result.duplicates = result.received - result.accepted - result.failed
         if result.accepted:
-            self._index.add(low, high)
+            self._index.add_sorted(sorted_low, sorted_high)
             result.first_seq = first_seq
             result.last_seq = first_seq + result.accepted - 1
             result.accepted_ords = numbering.ords()[stored_seq - first_seq]
