@@ -138,7 +138,7 @@ def resolve_components(
         return Resolution(ids, np.zeros(0, dtype=np.int64), IdentityGraph(limits, max_ids))
     kind_names, kind_code = np.unique(ids.kinds.astype(str), return_inverse=True)
     kind_code = kind_code.astype(np.int64)
-    # Imported here: SciPy takes 0.2 s to import, and `segmint import` warms it up while it reads.
+    # Imported here, not at the top: SciPy takes 0.2 s to import, and most commands never resolve identities.
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
