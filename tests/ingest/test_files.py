@@ -215,3 +215,53 @@ def test_a_file_is_stored_alike_through_python_and_inside_duckdb(tmp_path_factor
         finally:
             ingestor_module.PYTHON_PATH_MAX_ROWS, files_module.CHUNK_BYTES = original
     assert outcomes[0] == outcomes[1]
+
+
+def message_ids(lines: list[str]) -> list[str]:
+    """The ids a store holds after importing these lines: valid ones, each first copy once."""
+    return list(dict.fromkeys(orjson.loads(line)["messageId"] for line in lines if line.startswith('{"type"')))
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    before=st.lists(st.sampled_from(["{broken", *(orjson.dumps({"type": "track", "event": "E", "userId": "u",
+                                                                "messageId": f"m{i}"}).decode() for i in range(6))]),
+                    min_size=1, max_size=8),
+    ends_with_newline=st.booleans(),
+    appended=st.lists(st.integers(6, 9).map(lambda i: orjson.dumps({"type": "track", "event": "E", "userId": "u",
+                                                                     "messageId": f"m{i}"}).decode()), max_size=3),
+)
+def test_a_file_appended_to_during_an_import_is_read_as_planned(tmp_path_factory, before, ends_with_newline, appended):
+    """Both readings of one import (insert, failures pass) see the file as planned; a line still being written waits."""
+    from segmint.ingest import files as files_module
+    from segmint.ingest import ingestor as ingestor_module
+    from segmint.store.store import Store
+
+    folder = tmp_path_factory.mktemp("grow")
+    path = folder / "live.jsonl"
+    path.write_text("\n".join(before) + ("\n" if ends_with_newline else ""))
+    plans = plan_imports([path], CONFIG)
+    with path.open("a") as handle:  # a writer appends after planning, before reading
+        handle.write("".join("\n" + line for line in appended) if not ends_with_newline and appended
+                     else "".join(line + "\n" for line in appended))
+    complete = before if ends_with_newline or not appended else before[:-1]  # the last line grew: it waits
+    original = ingestor_module.PYTHON_PATH_MAX_ROWS, files_module.CHUNK_BYTES
+    ingestor_module.PYTHON_PATH_MAX_ROWS, files_module.CHUNK_BYTES = 0, 100  # inside DuckDB, in small blocks
+    try:
+        with Store(folder / "s.duckdb") as store:
+            (report,) = import_files(plans, Ingestor(store))
+            assert (report.received, report.failed) == (len(complete), complete.count("{broken"))
+            assert [r["message_id"] for r in events(store)] == message_ids(complete)
+            run_import(store, path)  # the next import takes the rest
+            assert [r["message_id"] for r in events(store)] == message_ids(path.read_text().splitlines())
+    finally:
+        ingestor_module.PYTHON_PATH_MAX_ROWS, files_module.CHUNK_BYTES = original
+
+
+def test_a_file_that_shrinks_during_an_import_is_refused_by_name(store, tmp_path):
+    path = write_jsonl(tmp_path / "x.jsonl", [{"type": "track", "event": "E", "userId": "u", "messageId": "1"}] * 3)
+    plans = plan_imports([path], CONFIG)
+    path.write_text("")
+    with pytest.raises(IngestError, match=r"x\.jsonl: the file shrank"):
+        import_files(plans, Ingestor(store))
+    assert events(store) == []

@@ -113,11 +113,14 @@ def read_jsonl(plan: FilePlan, arrival: Arrival, progress: Progress | None = Non
             progress(plan.size)
         return
     with plan.path.open("rb") as handle:
-        size = os.fstat(handle.fileno()).st_size
-        if size == 0:
+        now = os.fstat(handle.fileno()).st_size
+        if now < plan.size:
+            raise IngestError(f"{plan.path}: the file shrank while it was being imported ({plan.size:,} bytes, now {now:,})")
+        if now == 0:
             return
         # Mapped, not read: blocks are views of the file, cut at newlines without copies.
         mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+    size = _planned_lines_end(mapped, plan.size, now)
     # Read ahead: faulting the mapping in page by page took longer than the rest of staging.
     for advice in ("MADV_SEQUENTIAL", "MADV_WILLNEED"):
         if hasattr(mmap, advice):
@@ -140,6 +143,18 @@ def read_jsonl(plan: FilePlan, arrival: Arrival, progress: Progress | None = Non
         if progress:
             progress(end - position)
         position = end
+
+
+def _planned_lines_end(mapped: mmap.mmap, planned: int, now: int) -> int:
+    """Where reading stops: the file as planned, though something appends to it meanwhile.
+
+    Every reading of one import (the insert, then perhaps the failures
+    pass) must see the same lines. A line cut by the planned size was still
+    being written: it is left, whole, to the next import.
+    """
+    if now == planned or mapped[planned - 1 : planned] == b"\n":
+        return planned
+    return mapped.rfind(b"\n", 0, planned) + 1
 
 
 def _whole_document(path: Path) -> object | None:
