@@ -17,7 +17,7 @@ from segmint.config.model import Config, ImportMapping
 from segmint.errors import IngestError, MappingError
 from segmint.ingest.importer import import_files, plan_imports
 from segmint.ingest.ingestor import Ingestor
-from segmint.ingest.staging import message_text
+from segmint.ingest.staging import full_origins, message_text
 
 MAPPINGS = {
     "customers": ImportMapping(
@@ -96,6 +96,23 @@ def test_tables_become_identify_and_order_completed_messages(store, tmp_path):
     assert rows[0]["event_time"].isoformat().startswith("2025-03-04T00:00:00")
 
 
+@pytest.mark.parametrize("bulk", [False, True])
+def test_a_failed_row_or_line_is_kept_with_where_it_came_from(tmp_path, monkeypatch, bulk):
+    """Origins are spelled out (file, then line or row) for failed messages, in Python and inside DuckDB."""
+    from segmint.ingest import ingestor as ingestor_module
+    from segmint.store.store import Store
+
+    if bulk:
+        monkeypatch.setattr(ingestor_module, "PYTHON_PATH_MAX_ROWS", 0)
+    customers = tmp_path / "customers.csv"
+    customers.write_text("customer_id,email,age,signup_at\nc1,a@x.com,31,2025-03-04\n,b@x.com,,2025-03-05\n")
+    lines = write_jsonl(tmp_path / "m.jsonl", [{"type": "track", "event": "A", "userId": "u"}, "{broken"])
+    with Store(tmp_path / "s.duckdb") as store:
+        run_import(store, customers, lines)
+        failed = store.query("SELECT origin FROM failed_messages ORDER BY id").to_pylist()
+    assert [r["origin"] for r in failed] == ["customers.csv:row 2", "m.jsonl:2"]
+
+
 def test_a_mapping_that_does_not_fit_names_the_columns(store, tmp_path):
     customers = tmp_path / "customers.csv"
     customers.write_text("id,mail\n1,a@x\n")
@@ -135,7 +152,7 @@ def test_blocks_are_cut_into_lines_as_split_would(tmp_path):
         for i, (n, line) in enumerate((n, line) for n, line in enumerate(lines) if line.strip())
     ]
     assert count == len(lines)
-    got = table.select(["ord", "raw", "origin"]).to_pylist()
+    got = table.select(["ord", "raw"]).append_column("origin", full_origins(table)).to_pylist()
     assert [(r["ord"], message_text(r["raw"]), r["origin"]) for r in got] == expected
 
 
@@ -152,7 +169,7 @@ def test_blocks_of_any_size_read_the_same_lines(tmp_path, monkeypatch, chunk):
     monkeypatch.setattr(files, "CHUNK_BYTES", chunk)
     arrival = import_arrival("s", datetime(2026, 1, 1, tzinfo=timezone.utc))
     tables = list(read_jsonl(plan_file(path, {}), arrival))
-    rows = [r for t in tables for r in t.select(["ord", "raw", "origin"]).to_pylist()]
+    rows = [r for t in tables for r in t.select(["ord", "raw"]).append_column("origin", full_origins(t)).to_pylist()]
     assert [r["origin"] for r in rows] == ["x.jsonl:1", "x.jsonl:3", "x.jsonl:5 message 1", "x.jsonl:6"]
     assert [r["ord"] for r in rows] == [0, 1, 2, 3]
     assert message_text(rows[1]["raw"]) == lines[2].decode()

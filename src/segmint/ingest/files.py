@@ -215,11 +215,7 @@ def _stage_block(
     if keep is not None:
         raw, numbers = raw.filter(keep), numbers.filter(keep)
     text = _as_text(raw)
-    origin = pc.binary_join_element_wise(
-        pa.repeat(pa.scalar(f"{plan.path.name}:"), len(text)), pc.cast(numbers, pa.string()), ""
-    )
-    table = stage(text, Arrival(arrival.source, arrival.arrived_at, "", None, True), start)
-    table = table.set_column(STAGED_SCHEMA.get_field_index("origin"), "origin", origin)
+    table = stage(text, Arrival(arrival.source, arrival.arrived_at, f"{plan.path.name}:", None, True), start, numbers)
     if not has_envelope:
         return table, len(ends)  # no envelope can hide here: skip the query
     return expand_envelopes(table), len(ends)
@@ -297,13 +293,14 @@ def expand_envelopes(table: pa.Table) -> pa.Table:
         WITH marked AS (
             SELECT *, {_IS_ENVELOPE} AS envelope FROM lines
         ), rows AS (
-            SELECT ord, 0 AS sub, source, arrived_at, batch_sent_at, raw, origin, trust_received_at
+            SELECT ord, 0 AS sub, source, arrived_at, batch_sent_at, raw, origin, trust_received_at, line
             FROM marked WHERE NOT envelope
             UNION ALL
             SELECT ord, sub, source, arrived_at, batch_sent_at, message AS raw,
-                   origin || ' message ' || sub AS origin, trust_received_at
+                   origin || coalesce(line::VARCHAR, '') || ' message ' || sub AS origin, trust_received_at,
+                   NULL AS line
             FROM (
-                SELECT ord, source, arrived_at, trust_received_at, origin,
+                SELECT ord, source, arrived_at, trust_received_at, origin, line,
                        json_extract_string(raw, '$.sentAt') AS batch_sent_at,
                        unnest(json_extract(raw, '$.batch[*]'))::VARCHAR AS message,
                        unnest(range(1, json_array_length(raw, '$.batch')::BIGINT + 1)) AS sub
@@ -311,7 +308,7 @@ def expand_envelopes(table: pa.Table) -> pa.Table:
             )
         )
         SELECT (min(ord) OVER ()) + row_number() OVER (ORDER BY ord, sub) - 1 AS ord,
-               source, arrived_at, batch_sent_at, raw, origin, trust_received_at
+               source, arrived_at, batch_sent_at, raw, origin, trust_received_at, line
         FROM rows ORDER BY ord, sub
         """
     ).to_arrow_table()
@@ -336,12 +333,8 @@ def read_table(plan: FilePlan, arrival: Arrival, progress: Progress | None = Non
     reader_stream = con.sql(sql).to_arrow_reader(TABLE_CHUNK_ROWS)
     for record_batch in reader_stream:
         raws = record_batch.column("raw")
-        rows = record_batch.column("row_number")
-        origin = pc.binary_join_element_wise(
-            pa.repeat(pa.scalar(f"{plan.path.name}:row "), len(rows)), pc.cast(rows, pa.string()), ""
-        )
-        table = stage(raws, Arrival(arrival.source, arrival.arrived_at, "", None, False), start)
-        table = table.set_column(STAGED_SCHEMA.get_field_index("origin"), "origin", origin)
+        rows = pc.cast(record_batch.column("row_number"), pa.int64())
+        table = stage(raws, Arrival(arrival.source, arrival.arrived_at, f"{plan.path.name}:row ", None, False), start, rows)
         start += table.num_rows
         yield table
         if progress:

@@ -9,7 +9,8 @@ core; Python only moves Arrow buffers.
 ``arrived_at`` (when segmint received it), ``batch_sent_at`` (the batch
 envelope's ``sentAt``, text or NULL), ``raw`` (the message text, perhaps
 with a newline after it: see ``TEXT``),
-``origin`` (where it came from, for the failed-messages store) and
+``origin`` and ``line`` (where it came from, for the failed-messages
+store: see ``staging.py``) and
 ``trust_received_at`` (true for files: the message's own ``receivedAt`` is
 the time received).
 
@@ -268,7 +269,7 @@ WITH parsed AS (
 SELECT
     ord,
     source,
-    origin,
+    CASE WHEN line IS NULL THEN origin ELSE origin || line END AS origin,
     CASE WHEN reason IS NOT NULL THEN {TEXT} END AS raw,
     reason,
     ts_received AS received_at,

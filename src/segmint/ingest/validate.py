@@ -26,7 +26,7 @@ import orjson
 import pyarrow as pa
 
 from segmint.ingest.instants import FIRST_US, LAST_US, NULL, parse_instants
-from segmint.ingest.staging import message_text
+from segmint.ingest.staging import full_origins, message_text
 from segmint.ingest.normalize import (
     ID_JSON_TYPES,
     MAX_MESSAGE_BYTES,
@@ -200,7 +200,7 @@ def judge(
     out: dict[str, Any] = {
         "ord": staged.column("ord"),
         "source": staged.column("source"),
-        "origin": staged.column("origin"),
+        "origin": full_origins(staged),
     }
     for name, kind in _OUTPUT.items():
         if name in _TIME_OUTPUT:
