@@ -134,7 +134,9 @@ def read_jsonl(plan: FilePlan, arrival: Arrival, progress: Progress | None = Non
             if cut < 0:  # one line longer than a block: take it whole
                 cut = mapped.find(b"\n", end)
             end = size if cut < 0 else cut + 1
-        has_envelope = mapped.find(b'"batch"', position, end) >= 0
+        # An envelope's "batch" is an array, so a block without "[" holds none:
+        # that test is a memchr (0.02 s a 600 MB file), the key's is not (0.27 s).
+        has_envelope = mapped.find(b"[", position, end) >= 0 and mapped.find(b'"batch"', position, end) >= 0
         table, line_count = _stage_block(view[position:end], has_envelope, line_base, plan, arrival, start)
         line_base += line_count
         if table.num_rows:
