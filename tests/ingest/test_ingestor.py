@@ -62,22 +62,6 @@ def test_keys_that_share_a_low_half_are_told_apart():
     assert hits.tolist() == [True, True, False, True, True, False]
 
 
-@given(
-    st.lists(st.tuples(st.integers(0, 4), st.integers(0, 2)), max_size=20),
-    st.lists(st.tuples(st.integers(0, 4), st.integers(0, 2)), max_size=20),
-)
-def test_keys_added_in_order_are_found_as_any_others(before, bulk):
-    """``add_sorted`` (the bulk path's) inserts into the sorted arrays; every key stays findable, no other appears."""
-    from segmint.ingest.dedup import DedupIndex
-
-    index = DedupIndex(np.array([k[0] for k in before], dtype=np.uint64), np.array([k[1] for k in before], dtype=np.uint64))
-    ordered = sorted(bulk, key=lambda k: k[0])
-    index.add_sorted(np.array([k[0] for k in ordered], dtype=np.uint64), np.array([k[1] for k in ordered], dtype=np.uint64))
-    probe = [(a, b) for a in range(6) for b in range(3)]
-    hits = index.contains(np.array([k[0] for k in probe], dtype=np.uint64), np.array([k[1] for k in probe], dtype=np.uint64))
-    assert hits.tolist() == [k in set(before) | set(bulk) for k in probe]
-
-
 def test_failed_messages_are_kept_once_with_their_reason(store):
     ingestor = Ingestor(store)
     bad = orjson.dumps({"type": "track", "userId": "u"}).decode()
@@ -327,6 +311,40 @@ def test_later_copies_are_every_repeat_of_a_key_after_its_first(keys):
     high = np.array([k[1] for k in keys], dtype=np.uint64)
     expected = [key in keys[:i] for i, key in enumerate(keys)]
     assert later_copies(low, high).tolist() == expected
+
+
+@given(
+    keys=st.lists(st.tuples(st.integers(0, 3), st.integers(0, 2), st.booleans()), max_size=40),
+    first=st.integers(1, 10),
+)
+def test_the_store_finds_the_same_copies_and_numbers_as_python(keys, first):
+    """``later_copies_sql`` and ``stored_numbers`` (the bulk path's, in DuckDB) against the NumPy model."""
+    from segmint.ingest.bulk import later_copies, later_copies_sql, stored_numbers
+
+    con = duckdb.connect()
+    con.execute("CREATE TABLE events (seq BIGINT, msg_key UBIGINT, msg_key_hi UBIGINT)")
+    seqs = [first - 1]  # a row before the batch, which neither function may look at
+    rows = [(first - 1, 0, 0)]
+    for low, high, gap in keys:  # rising numbers, with a gap where a row was not stored
+        seqs.append(seqs[-1] + 1 + gap)
+        rows.append((seqs[-1], low, high))
+    con.executemany("INSERT INTO events VALUES (?, ?, ?)", rows)
+    batch = rows[1:]
+    low = np.array([r[1] for r in batch], dtype=np.uint64)
+    high = np.array([r[2] for r in batch], dtype=np.uint64)
+    expected = [r[0] for r, later in zip(batch, later_copies(low, high)) if later]
+    assert later_copies_sql(con, first).tolist() == expected
+    assert stored_numbers(con, first).tolist() == [r[0] for r in batch]
+
+
+def test_after_a_bulk_insert_the_index_knows_its_rows(tmp_path):
+    """The rows of a bulk insert reach the index lazily; the next batch, of any size, still sees them."""
+    with Store(tmp_path / "s.duckdb") as store:
+        ingestor = Ingestor(store)
+        ingestor.ingest_stream(lambda: [stage([track(f"m{i}") for i in range(6000)], arrival())])
+        assert ingestor.stored_messages == 6000  # before anything asks the index
+        again = ingestor.ingest(stage([track("m17"), track("new")], arrival()))  # the Python path
+        assert (again.accepted, again.duplicates, ingestor.stored_messages) == (1, 1, 6001)
 
 
 def test_two_writers_on_one_store_each_bulk_ingest(tmp_path):

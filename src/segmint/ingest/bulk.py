@@ -149,19 +149,10 @@ class BulkChecks:
         return pa.array(np.zeros(len(ords), dtype=bool))
 
 
-def key_order(low: np.ndarray) -> np.ndarray:
-    """The rows in ascending order of their keys' low halves, equal halves in row order (a radix sort)."""
-    return np.argsort(low, kind="stable")
-
-
-def later_copies(low: np.ndarray, high: np.ndarray, order: np.ndarray | None = None) -> np.ndarray:
-    """Which rows (in ``seq`` order) repeat the key of an earlier row: a message sent twice in one batch.
-
-    ``order`` is ``key_order(low)`` when the caller has it already (the
-    bulk path sorts once, for this and for the index).
-    """
+def later_copies(low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """Which rows (in ``seq`` order) repeat the key of an earlier row: a message sent twice in one batch."""
     later = np.zeros(len(low), dtype=bool)
-    order = key_order(low) if order is None else order
+    order = np.argsort(low, kind="stable")  # a radix sort; equal low halves keep their seq order
     sorted_low = low[order]
     runs = np.flatnonzero(sorted_low[1:] == sorted_low[:-1])
     if not len(runs):
@@ -174,6 +165,35 @@ def later_copies(low: np.ndarray, high: np.ndarray, order: np.ndarray | None = N
         later[row] = key in seen
         seen.add(key)
     return later
+
+
+def later_copies_sql(con: duckdb.DuckDBPyConnection, first_seq: int) -> np.ndarray:
+    """:func:`later_copies` in the store: the rows from ``first_seq`` on that repeat an earlier one's key, ascending.
+
+    A hash aggregate over the keys, in DuckDB, rather than reading a
+    million keys back to sort them; the join that names the rows runs only
+    over keys that repeat (none, nearly always).
+    """
+    found = con.execute(
+        """WITH batch AS (SELECT seq, msg_key, msg_key_hi FROM events WHERE seq >= $first),
+                repeated AS (SELECT msg_key, msg_key_hi, min(seq) AS first FROM batch
+                             GROUP BY msg_key, msg_key_hi HAVING count(*) > 1)
+           SELECT b.seq FROM batch b JOIN repeated r USING (msg_key, msg_key_hi)
+           WHERE b.seq > r.first ORDER BY b.seq""",
+        {"first": first_seq},
+    ).fetchnumpy()
+    return np.asarray(found["seq"], dtype=np.int64)
+
+
+def stored_numbers(con: duckdb.DuckDBPyConnection, first_seq: int) -> np.ndarray:
+    """The ``seq`` of every row from ``first_seq`` on, ascending: read only when they have gaps."""
+    count, last = con.execute(
+        "SELECT count(*), coalesce(max(seq), $first - 1) FROM events WHERE seq >= $first", {"first": first_seq}
+    ).fetchall()[0]
+    if last - first_seq + 1 == count:  # every row stored: no gaps (the usual import)
+        return np.arange(first_seq, first_seq + count, dtype=np.int64)
+    found = con.execute("SELECT seq FROM events WHERE seq >= ? ORDER BY seq", [first_seq]).fetchnumpy()
+    return np.asarray(found["seq"], dtype=np.int64)
 
 
 def close_gaps(con: duckdb.DuckDBPyConnection, stored_seq: np.ndarray, first_seq: int) -> None:

@@ -85,14 +85,6 @@ class DedupIndex:
             self._recent.clear()
             self._merge(pairs[:, 0], pairs[:, 1])
 
-    def add_sorted(self, low: np.ndarray, high: np.ndarray) -> None:
-        """Add keys already in ascending order of their low halves (a bulk import's), without sorting again."""
-        if not len(self._low):
-            self._low, self._high = low, high
-            return
-        at = np.searchsorted(self._low, low, side="right")
-        self._low, self._high = np.insert(self._low, at, low), np.insert(self._high, at, high)
-
     def _merge(self, low: np.ndarray, high: np.ndarray) -> None:
         all_low = np.concatenate([self._low, low])
         all_high = np.concatenate([self._high, high])

@@ -29,7 +29,16 @@ import pyarrow.compute as pc
 from segmint.clock import Clock, SystemClock
 from segmint.ingest.dedup import DedupIndex
 from segmint.ingest.normalize import normalize_sql
-from segmint.ingest.bulk import BulkChecks, Numbering, any_row_order, close_gaps, key_order, later_copies, rising
+from segmint.ingest.bulk import (
+    BulkChecks,
+    Numbering,
+    any_row_order,
+    close_gaps,
+    later_copies,
+    later_copies_sql,
+    rising,
+    stored_numbers,
+)
 from segmint.ingest.validate import judge
 from segmint.errors import StoreError
 from segmint.store.store import Store
@@ -123,6 +132,9 @@ class Ingestor:
         self._clock = clock or SystemClock()
         keys = self._con.execute("SELECT msg_key, msg_key_hi FROM events").fetchnumpy()
         self._index = DedupIndex(keys["msg_key"], keys["msg_key_hi"])
+        # The rows the last bulk insert stored, from this seq on, not yet in the index: read
+        # in when the index is next asked, which an import of one file never does.
+        self._unindexed: tuple[int, int] | None = None  # (first seq, count)
         self._next_seq = self._scalar("SELECT coalesce(max(seq), 0) + 1 FROM events")
         self._next_failed = self._scalar("SELECT coalesce(max(id), 0) + 1 FROM failed_messages")
         # prepare() runs on one thread and commit() on another (server/committer.py)
@@ -135,7 +147,17 @@ class Ingestor:
 
     @property
     def stored_messages(self) -> int:
-        return len(self._index)
+        return len(self._index) + (self._unindexed[1] if self._unindexed else 0)
+
+    def _catch_up(self) -> None:
+        """Bring the index up to date with the rows of the last bulk insert (writer side only)."""
+        if self._unindexed is None:
+            return
+        keys = self._con.execute(
+            "SELECT msg_key, msg_key_hi FROM events WHERE seq >= ?", [self._unindexed[0]]
+        ).fetchnumpy()
+        self._index.add(np.asarray(keys["msg_key"], dtype=np.uint64), np.asarray(keys["msg_key_hi"], dtype=np.uint64))
+        self._unindexed = None
 
     def ingest(
         self, staged: pa.Table, *, want_rows: bool = False, store_failures: bool = True
@@ -203,6 +225,7 @@ class Ingestor:
         con = self._con
         if self._in_flight:
             raise RuntimeError("a bulk ingest needs the writer to itself: batches are still in flight")
+        self._catch_up()
         first_seq = self._next_seq
         columns = ", ".join("?::TIMESTAMPTZ" if name == "ingested_at" else f'"{name}"' for name in EVENT_COLUMNS)
         stored_failures = 0
@@ -221,22 +244,10 @@ class Ingestor:
                     )
                 con.unregister(checks.staged)
                 result = IngestResult(received=numbering.rows)
-                stored = con.execute(
-                    "SELECT seq, msg_key, msg_key_hi FROM events WHERE seq >= ? ORDER BY seq", [first_seq]
-                ).fetchnumpy()
-                stored_seq = np.asarray(stored["seq"], dtype=np.int64)
-                low = np.asarray(stored["msg_key"], dtype=np.uint64)
-                high = np.asarray(stored["msg_key_hi"], dtype=np.uint64)
-                order = key_order(low)
-                later = later_copies(low, high, order)
-                kept = order[~later[order]]  # the stored rows in key order, as the index takes them
-                sorted_low, sorted_high = low[kept], high[kept]
-                if later.any():
-                    con.execute(
-                        "DELETE FROM events WHERE seq >= ? AND list_contains(?, seq)",
-                        [first_seq, stored_seq[later].tolist()],
-                    )
-                    stored_seq = stored_seq[~later]
+                later = later_copies_sql(con, first_seq)
+                if len(later):
+                    con.execute("DELETE FROM events WHERE seq >= ? AND list_contains(?, seq)", [first_seq, later.tolist()])
+                stored_seq = stored_numbers(con, first_seq)
                 close_gaps(con, stored_seq, first_seq)
                 if checks.failed:
                     readings.append(Numbering(first_seq))
@@ -264,7 +275,7 @@ class Ingestor:
         result.accepted = len(stored_seq)
         result.duplicates = result.received - result.accepted - result.failed
         if result.accepted:
-            self._index.add_sorted(sorted_low, sorted_high)
+            self._unindexed = (first_seq, result.accepted)
             result.first_seq = first_seq
             result.last_seq = first_seq + result.accepted - 1
             result.accepted_ords = numbering.ords()[stored_seq - first_seq]
@@ -274,6 +285,7 @@ class Ingestor:
 
     def _decide(self, normalized: pa.Table) -> tuple[IngestResult, np.ndarray, np.ndarray, np.ndarray]:
         """Which judged messages are stored: valid, first of their key in the batch, not stored before."""
+        self._catch_up()
         result = IngestResult(received=normalized.num_rows)
         valid = valid_mask(normalized)
         ords = normalized.column("ord").to_numpy()
