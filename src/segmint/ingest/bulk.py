@@ -5,7 +5,9 @@ batch) in one ``INSERT ... SELECT``. These are its pieces: the stream
 numbered as DuckDB reads it (``Numbering``), the functions DuckDB calls to
 ask the deduplication index (``BulkChecks``), and what is sorted out after
 the statement, in its transaction: copies within the stream
-(``later_copies``) and gaps in ``seq`` (``close_gaps``).
+(``later_copies_sql``) and gaps in ``seq`` (``stored_numbers``,
+``close_gaps``). ``later_copies`` is the same rule in NumPy, for batches
+judged in Python.
 """
 
 from __future__ import annotations

@@ -4,8 +4,12 @@ Files are read in chunks so that a file larger than memory streams
 through; each chunk becomes one staged table. The local ingestor stores a
 whole file's chunks in one statement and one transaction
 (``Ingestor.ingest_stream``); a running server takes each chunk as a batch
-of its own. Every staged row keeps its origin (``file:line`` or ``file:row``) so a failed
-message can be traced back.
+of its own. Every staged row keeps where it came from (the file, and its
+line or row as a number) so a failed message can be traced back.
+
+Every reading of one import (the insert, then perhaps a second pass for
+the failures) must see the same lines, though something may append to the
+file meanwhile: :func:`settle` fixes, once, where reading stops.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import fnmatch
 import mmap
 import os
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -41,7 +45,37 @@ class FilePlan:
     kind: str  # jsonl | csv | parquet
     mapping_name: str | None
     mapping: ImportMapping | None
-    size: int  # bytes for JSONL, rows for tables: the progress total
+    size: int  # bytes for JSONL, rows for tables, when planned: the progress total
+    stop: int | None = None  # where every reading stops, in the same unit (set by ``settle``)
+
+
+def settle(plan: FilePlan) -> FilePlan:
+    """The plan with where its readings stop fixed, when its import starts.
+
+    A table stops at the rows it had when planned. A JSONL file stops at
+    its planned size, unless it has grown since and that size cuts a line:
+    the line was still being written, and is left, whole, to the next
+    import. Decided once, so that every reading sees the same lines.
+    """
+    if plan.kind != "jsonl":
+        return replace(plan, stop=plan.size)
+    with plan.path.open("rb") as handle:
+        now = os.fstat(handle.fileno()).st_size
+        _check_not_shorter(plan, now, plan.size)
+        if now == plan.size or plan.size == 0:
+            return replace(plan, stop=plan.size)
+        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            if mapped[plan.size - 1] == ord("\n"):
+                return replace(plan, stop=plan.size)
+            return replace(plan, stop=mapped.rfind(b"\n", 0, plan.size) + 1)
+
+
+def _check_not_shorter(plan: FilePlan, now: int, needed: int) -> None:
+    if now < needed:
+        raise IngestError(
+            f"{plan.path}: the file is shorter than when its import began ({needed:,} bytes needed, now {now:,}); "
+            "import it again once nothing truncates it"
+        )
 
 
 def plan_file(
@@ -106,21 +140,20 @@ def read_jsonl(plan: FilePlan, arrival: Arrival, progress: Progress | None = Non
     ``sentAt`` applies to its messages); a file that is one JSON document
     (an envelope or an array of messages, pretty-printed) is read whole.
     """
-    document = _whole_document(plan.path)
+    size = settle(plan).stop if plan.stop is None else plan.stop
+    assert size is not None
+    document = _whole_document(plan.path, size)
     if document is not None:
         yield from _stage_document(document, plan, arrival)
         if progress:
             progress(plan.size)
         return
     with plan.path.open("rb") as handle:
-        now = os.fstat(handle.fileno()).st_size
-        if now < plan.size:
-            raise IngestError(f"{plan.path}: the file shrank while it was being imported ({plan.size:,} bytes, now {now:,})")
-        if now == 0:
+        _check_not_shorter(plan, os.fstat(handle.fileno()).st_size, size)
+        if size == 0:
             return
         # Mapped, not read: blocks are views of the file, cut at newlines without copies.
         mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
-    size = _planned_lines_end(mapped, plan.size, now)
     # Read ahead: faulting the mapping in page by page took longer than the rest of staging.
     for advice in ("MADV_SEQUENTIAL", "MADV_WILLNEED"):
         if hasattr(mmap, advice):
@@ -145,24 +178,14 @@ def read_jsonl(plan: FilePlan, arrival: Arrival, progress: Progress | None = Non
         if progress:
             progress(end - position)
         position = end
+    if progress and plan.size > size:
+        progress(plan.size - size)  # the line left to the next import: the bar still ends full
 
 
-def _planned_lines_end(mapped: mmap.mmap, planned: int, now: int) -> int:
-    """Where reading stops: the file as planned, though something appends to it meanwhile.
-
-    Every reading of one import (the insert, then perhaps the failures
-    pass) must see the same lines. A line cut by the planned size was still
-    being written: it is left, whole, to the next import.
-    """
-    if now == planned or mapped[planned - 1 : planned] == b"\n":
-        return planned
-    return mapped.rfind(b"\n", 0, planned) + 1
-
-
-def _whole_document(path: Path) -> object | None:
-    """The parsed file when it is one JSON document rather than JSON lines."""
+def _whole_document(path: Path, size: int) -> object | None:
+    """The parsed file (its first ``size`` bytes) when it is one JSON document rather than JSON lines."""
     with path.open("rb") as handle:
-        head = handle.read(4096)
+        head = handle.read(min(4096, size))
     stripped = head.lstrip()
     if not stripped or stripped[:1] not in (b"[", b"{"):
         return None
@@ -173,7 +196,8 @@ def _whole_document(path: Path) -> object | None:
     except orjson.JSONDecodeError:
         pass
     try:
-        return orjson.loads(path.read_bytes())
+        with path.open("rb") as handle:
+            return orjson.loads(handle.read(size))
     except orjson.JSONDecodeError:
         return None  # a broken first line in a JSONL file: it will fail as such
 
@@ -201,7 +225,7 @@ def _stage_block(
 
     Lines are cut with NumPy and become an Arrow array over the block's own
     bytes (newlines included), without a copy or a Python object per line. ``has_envelope``: whether
-    ``"batch"`` occurs in the block (an envelope line may hide there).
+    the block may hold an envelope line (it has a ``[`` and ``"batch"``).
     """
     bytes_ = np.frombuffer(data, dtype=np.uint8)
     ends = _newlines(bytes_) + 1
@@ -330,6 +354,8 @@ def read_table(plan: FilePlan, arrival: Arrival, progress: Progress | None = Non
     columns = [row[0] for row in described]
     types = {row[0]: str(row[1]).upper() for row in described}
     sql = mapping_sql(plan.mapping_name, plan.mapping, columns, reader, str(plan.path), types)
+    stop = plan.size if plan.stop is None else plan.stop
+    sql = f"SELECT * FROM ({sql}) WHERE row_number <= {int(stop)}"  # rows added since planning wait
     start = 0
     # Fetch in Arrow record batches so that a large table streams through.
     reader_stream = con.sql(sql).to_arrow_reader(TABLE_CHUNK_ROWS)

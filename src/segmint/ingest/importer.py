@@ -12,7 +12,7 @@ import pyarrow as pa
 
 from segmint.clock import Clock, SystemClock
 from segmint.config.model import Config
-from segmint.ingest.files import FilePlan, import_arrival, plan_file, reader_for
+from segmint.ingest.files import FilePlan, import_arrival, plan_file, reader_for, settle
 from segmint.ingest.staging import Arrival
 from segmint.ingest.ingestor import IngestResult
 
@@ -70,6 +70,7 @@ def import_files(
     clock = clock or SystemClock()
     reports = []
     for plan in plans:
+        plan = settle(plan)  # every reading of this file stops at the same place
         report = FileReport(plan.path, plan.kind, plan.mapping_name)
         arrival = import_arrival(source, clock.now())
         advance = (lambda done, plan=plan: on_progress(plan, done)) if on_progress else None

@@ -147,17 +147,20 @@ class Ingestor:
 
     @property
     def stored_messages(self) -> int:
-        return len(self._index) + (self._unindexed[1] if self._unindexed else 0)
+        with self._state:  # the server's health check asks from another thread
+            return len(self._index) + (self._unindexed[1] if self._unindexed else 0)
 
     def _catch_up(self) -> None:
         """Bring the index up to date with the rows of the last bulk insert (writer side only)."""
-        if self._unindexed is None:
-            return
-        keys = self._con.execute(
-            "SELECT msg_key, msg_key_hi FROM events WHERE seq >= ?", [self._unindexed[0]]
-        ).fetchnumpy()
-        self._index.add(np.asarray(keys["msg_key"], dtype=np.uint64), np.asarray(keys["msg_key_hi"], dtype=np.uint64))
-        self._unindexed = None
+        with self._state:
+            if self._unindexed is None:
+                return
+            keys = self._con.execute(
+                "SELECT msg_key, msg_key_hi FROM events WHERE seq >= ?", [self._unindexed[0]]
+            ).fetchnumpy()
+            low = np.asarray(keys["msg_key"], dtype=np.uint64)
+            self._index.add(low, np.asarray(keys["msg_key_hi"], dtype=np.uint64))
+            self._unindexed = None
 
     def ingest(
         self, staged: pa.Table, *, want_rows: bool = False, store_failures: bool = True
@@ -285,7 +288,6 @@ class Ingestor:
 
     def _decide(self, normalized: pa.Table) -> tuple[IngestResult, np.ndarray, np.ndarray, np.ndarray]:
         """Which judged messages are stored: valid, first of their key in the batch, not stored before."""
-        self._catch_up()
         result = IngestResult(received=normalized.num_rows)
         valid = valid_mask(normalized)
         ords = normalized.column("ord").to_numpy()
@@ -337,6 +339,7 @@ class Ingestor:
         (a message already kept is not kept again), so a batch that stores
         failures must be prepared alone: nothing else in flight.
         """
+        self._catch_up()
         with self._state:
             result, accepted, low, high = self._decide(normalized)
             failing = store_failures and bool(result.failures)
