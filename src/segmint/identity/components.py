@@ -138,7 +138,8 @@ def resolve_components(
         return Resolution(ids, np.zeros(0, dtype=np.int64), IdentityGraph(limits, max_ids))
     kind_names, kind_code = np.unique(ids.kinds.astype(str), return_inverse=True)
     kind_code = kind_code.astype(np.int64)
-    # Imported here, not at the top: SciPy takes 0.2 s to import, and most commands never resolve identities.
+    # Imported here, not at the top: SciPy takes 0.14-0.2 s to import, which commands that never
+    # resolve identities should not pay.
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 

@@ -158,8 +158,7 @@ class Ingestor:
             keys = self._con.execute(
                 "SELECT msg_key, msg_key_hi FROM events WHERE seq >= ?", [self._unindexed[0]]
             ).fetchnumpy()
-            low = np.asarray(keys["msg_key"], dtype=np.uint64)
-            self._index.add(low, np.asarray(keys["msg_key_hi"], dtype=np.uint64))
+            self._index.add(np.asarray(keys["msg_key"], dtype=np.uint64), np.asarray(keys["msg_key_hi"], dtype=np.uint64))
             self._unindexed = None
 
     def ingest(
