@@ -78,7 +78,7 @@ class Route:
     """Messages of one event name that pass one ``where``, and the slots they feed."""
 
     test: WhereTest | None
-    slots: list[Slot] = field(default_factory=list)
+    slots: list[Slot | TraitSlot] = field(default_factory=list)
 
 
 @dataclass
@@ -139,7 +139,7 @@ class _Builder:
 
         self.leaves: list[Leaf | ComputedTraitLeaf] = []
         self.leaf_of: dict[Condition, int] = {}
-        self.slots: list[Slot] = []
+        self.slots: list[Slot | TraitSlot] = []
         self.slot_leaves: list[list[int]] = []
         self.routes: dict[tuple[str, tuple[PropertyFilter, ...]], Route] = {}
         self.selector_slot: dict[tuple[str, tuple[PropertyFilter, ...]], SelectorSlot] = {}
@@ -157,7 +157,7 @@ class _Builder:
             self.routes[key] = Route(_where_test(match.where))
         return self.routes[key]
 
-    def _new_slot(self, slot: Slot, route: Route | None) -> Slot:
+    def _new_slot(self, slot: Slot | TraitSlot, route: Route | None) -> Slot | TraitSlot:
         self.slots.append(slot)
         self.slot_leaves.append([])
         if route is not None:
