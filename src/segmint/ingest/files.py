@@ -57,17 +57,24 @@ def settle(plan: FilePlan) -> FilePlan:
     the line was still being written, and is left, whole, to the next
     import. Decided once, so that every reading sees the same lines.
     """
+    return replace(plan, stop=_stop(plan))
+
+
+def _stop(plan: FilePlan) -> int:
+    """Where readings of ``plan`` stop: as settled, or decided now for a plan read without :func:`settle`."""
+    if plan.stop is not None:
+        return plan.stop
     if plan.kind != "jsonl":
-        return replace(plan, stop=plan.size)
+        return plan.size
     with plan.path.open("rb") as handle:
         now = os.fstat(handle.fileno()).st_size
         _check_not_shorter(plan, now, plan.size)
         if now == plan.size or plan.size == 0:
-            return replace(plan, stop=plan.size)
+            return plan.size
         with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
             if mapped[plan.size - 1] == ord("\n"):
-                return replace(plan, stop=plan.size)
-            return replace(plan, stop=mapped.rfind(b"\n", 0, plan.size) + 1)
+                return plan.size
+            return mapped.rfind(b"\n", 0, plan.size) + 1
 
 
 def _check_not_shorter(plan: FilePlan, now: int, needed: int) -> None:
@@ -140,8 +147,7 @@ def read_jsonl(plan: FilePlan, arrival: Arrival, progress: Progress | None = Non
     ``sentAt`` applies to its messages); a file that is one JSON document
     (an envelope or an array of messages, pretty-printed) is read whole.
     """
-    size = settle(plan).stop if plan.stop is None else plan.stop
-    assert size is not None
+    size = _stop(plan)
     document = _whole_document(plan.path, size)
     if document is not None:
         yield from _stage_document(document, plan, arrival)
@@ -354,8 +360,7 @@ def read_table(plan: FilePlan, arrival: Arrival, progress: Progress | None = Non
     columns = [row[0] for row in described]
     types = {row[0]: str(row[1]).upper() for row in described}
     sql = mapping_sql(plan.mapping_name, plan.mapping, columns, reader, str(plan.path), types)
-    stop = plan.size if plan.stop is None else plan.stop
-    sql = f"SELECT * FROM ({sql}) WHERE row_number <= {int(stop)}"  # rows added since planning wait
+    sql = f"SELECT * FROM ({sql}) WHERE row_number <= {_stop(plan)}"  # rows added since planning wait
     start = 0
     # Fetch in Arrow record batches so that a large table streams through.
     reader_stream = con.sql(sql).to_arrow_reader(TABLE_CHUNK_ROWS)
