@@ -125,7 +125,12 @@ def first_copies(normalized: pa.Table, valid: np.ndarray) -> np.ndarray:
 
 
 class Ingestor:
-    """Owns the write side of a store's messages. Not thread-safe: one writer."""
+    """Owns the write side of a store's messages: one writer.
+
+    Only :meth:`prepare` and :meth:`commit` may run on two threads at once
+    (the collector's pipeline), and :attr:`stored_messages` may be read from
+    any; the rest expects the writer's thread alone.
+    """
 
     def __init__(self, store: Store, clock: Clock | None = None) -> None:
         self._con = store.cursor()
