@@ -8,6 +8,10 @@ the data flow (see ARCHITECTURE.md):
 
 __version__ = "0.1.0"
 
+from segmint.compiled import install_finder as _install_finder
+
+_install_finder()  # before anything imports the compiled core: pure Python on request, never a stale build
+
 
 def open(db: "str | object" = "segmint.duckdb", config: "object | None" = None):  # noqa: A001
     """A notebook's way in: the store ``db`` and its configuration, results as pandas (see ``segmint.workspace``)."""

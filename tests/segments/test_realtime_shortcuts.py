@@ -144,7 +144,7 @@ steps = st.lists(st.one_of(
 @settings(max_examples=300, deadline=None)
 @given(steps=steps)
 def test_the_schedule_wakes_whom_a_dictionary_of_dues_would(steps: list[Step]) -> None:
-    schedule: Schedule[Waiter] = Schedule()
+    schedule = Schedule()
     waiters = [Waiter(i) for i in range(6)]
     dues: dict[int, int] = {}  # the model: each live waiter's earliest wanted instant
     now = 0

@@ -26,7 +26,10 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
+        from segmint.compiled import summary
+
         typer.echo(f"segmint {__version__}")
+        typer.echo(summary())
         raise typer.Exit()
 
 

@@ -33,8 +33,8 @@ from typing import Any
 
 from segmint.segments.definition import Comparison
 from segmint.segments.realtime.compare import compile_test
-from segmint.segments.realtime.leaves import FOREVER, _aggregate
-from segmint.segments.realtime.state import SEQ_BITS, IdState, exact, number, to_float
+from segmint.segments.realtime.leaves import FOREVER, Leaf, _aggregate
+from segmint.segments.realtime.state import SEQ_BITS, IdState, Slot, exact, number, to_float
 from segmint.segments.values import lookup
 from segmint.traits.definition import DAY_MICROS, NUMBER_KINDS, VALUE_KINDS, TraitDefinition
 
@@ -159,17 +159,17 @@ def _event_value(definition: TraitDefinition, properties: Any) -> tuple[bool, An
     return found is not None, found
 
 
-class TraitSlot:
-    """Takes the events of one computed trait into a :class:`TraitLog` (a slot of the evaluator's plan)."""
+class TraitSlot(Slot):
+    """Takes the events of one computed trait into a :class:`TraitLog` (a slot of the evaluator's plan).
 
-    __slots__ = ("counts", "deadlines", "definition", "horizon", "index", "leaves", "quick")
+    Every leaf reading it re-evaluates on a new event (``leaves``, (leaf, None)).
+    """
+
+    __slots__ = ("definition", "horizon")
 
     def __init__(self, index: int, definition: TraitDefinition) -> None:
-        self.index, self.definition, self.horizon = index, definition, definition.horizon
-        self.leaves: tuple[tuple[int, bool | None], ...] = ()  # every leaf re-evaluates on a new event
-        self.quick: tuple[tuple[int, int, bool], ...] = ()
-        self.counts: tuple[tuple[int, Any], ...] = ()
-        self.deadlines: tuple[tuple[int, int, int], ...] = ()
+        super().__init__(index)
+        self.definition, self.horizon = definition, definition.horizon
 
     def take(self, state: IdState, at: int, seq: int, properties: Any, now: int) -> bool:
         counts, value = _event_value(self.definition, properties)
@@ -280,7 +280,7 @@ def _integer_points(comparisons: tuple[Comparison, ...]) -> list[int]:
     return sorted(points)
 
 
-class ComputedTraitLeaf:
+class ComputedTraitLeaf(Leaf):
     """``trait: NAME`` on a computed trait: its value at the instant, tested by the operators.
 
     Its wake-up is the next instant time alone may flip the test: the value's

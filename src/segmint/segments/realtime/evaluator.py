@@ -137,7 +137,7 @@ class RealtimeEvaluator:
         # heap push and pop each (500-message batches, 2 % late).
         self._held: list[tuple[int, int, int, dict[str, Any]]] = []
         self._tick = 0
-        self._schedule: Schedule[Profile] = Schedule()
+        self._schedule = Schedule()
         self._touched: dict[Profile, None] = {}  # an ordered set
         self._stamped: tuple[int, datetime] = (BEFORE, _EPOCH)  # the last instant turned into a datetime
         # The JSON columns configured identifiers read, and the first key each path takes there.
@@ -327,8 +327,10 @@ class RealtimeEvaluator:
                     if values[leaf] != unmoved:
                         dirty.add(leaf)
                 if slot.__class__ is SequenceSlot and slot.follows:  # followed_by, all history
-                    for leaf in slot.follows:
-                        if not values[leaf] and leaf not in dirty and slot.pairs(profile.states, at, seq, properties):
+                    sequence = slot
+                    for leaf in sequence.follows:
+                        if not values[leaf] and leaf not in dirty and sequence.pairs(profile.states, at, seq,
+                                                                                     properties):
                             values[leaf] = True
                             profile.changed.append(leaf)
                 if slot.counts:  # all-history counts: decided by the total alone
@@ -523,7 +525,8 @@ class RealtimeEvaluator:
         if profile.dirty:
             leaves, values, states = self._plan.leaves, profile.leaves, profile.states
             for i in profile.dirty:
-                value, due = leaves[i].evaluate(states, now)
+                leaf = leaves[i]
+                value, due = leaf.evaluate(states, now)
                 if due is None:
                     if i in due_of:
                         del due_of[i]
@@ -533,7 +536,7 @@ class RealtimeEvaluator:
                         if earliest is None or due < earliest:
                             earliest = due
                 else:  # would wake at this very instant forever
-                    raise RuntimeError(f"leaf {i} ({leaves[i]!r}) asked to wake at {due}, not after {now}")
+                    raise RuntimeError(f"leaf {i} ({leaf!r}) asked to wake at {due}, not after {now}")
                 if value != values[i]:
                     values[i] = value
                     changed.append(i)

@@ -104,7 +104,26 @@ class CountTest:
 # ---- counts ------------------------------------------------------------------------
 
 
-class CountLeaf:
+class Leaf:
+    """A leaf condition over a profile's identifiers (``states``) at an instant ``now``.
+
+    ``evaluate`` gives (holds, the next instant time alone may change that, or
+    None); ``explain`` says why. ``timed``: whether time alone can change it.
+    The kinds of leaf subclass this one, so the compiled evaluator calls
+    ``evaluate`` directly (leaves.pxd).
+    """
+
+    __slots__ = ()
+    timed = False
+
+    def evaluate(self, states: States, now: int) -> Verdict:
+        raise NotImplementedError
+
+    def explain(self, states: States, now: int) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+class CountLeaf(Leaf):
     """``performed`` with ``count`` and no ``within``: all history."""
 
     __slots__ = ("event", "slot", "test")
@@ -147,7 +166,7 @@ def _largest(parts: list[tuple[Any, int]], k: int) -> int:
     return top
 
 
-class RecentLeaf:
+class RecentLeaf(Leaf):
     """``performed`` with ``within`` and a count meaning "at least one" (or "none").
 
     The common case, kept cheap: only the latest event time matters.
@@ -174,7 +193,7 @@ class RecentLeaf:
             "holds": self.evaluate(states, now)[0]}
 
 
-class WindowCountLeaf:
+class WindowCountLeaf(Leaf):
     """``performed`` with ``count`` and ``within``: events in (now - within, now]."""
 
     __slots__ = ("event", "slot", "test", "window")
@@ -200,7 +219,9 @@ class WindowCountLeaf:
             log = state.logs[slot]
             if log is not None and log.ts and log.ts[-1] > cut:
                 parts.append((log.ts, bisect_right(log.ts, cut)))
-        count = sum(len(ts) - start for ts, start in parts)
+        count = 0  # (loops, not generator expressions, in the compiled methods: cpdef has no closures)
+        for ts, start in parts:
+            count += len(ts) - start
         truth, smaller = self.test.at(count)
         if smaller < 0:
             return truth, None
@@ -228,7 +249,7 @@ def _aggregate(function: str, count: int, total: int, low: Any, high: Any) -> An
     return low if function == "min" else high
 
 
-class TotalLeaf:
+class TotalLeaf(Leaf):
     """``performed`` with ``sum|avg|min|max`` and no ``within``."""
 
     __slots__ = ("comparisons", "event", "function", "slot", "test")
@@ -262,7 +283,7 @@ class TotalLeaf:
                 "note": f"the latest {len(recent)} of {count}" if count > len(recent) else None}
 
 
-class WindowAggregateLeaf:
+class WindowAggregateLeaf(Leaf):
     """``performed`` with ``sum|avg|min|max`` and ``within``."""
 
     __slots__ = ("comparisons", "event", "function", "slot", "test", "window")
@@ -381,7 +402,7 @@ def _gather(states: States, slot: int) -> tuple[bool, Groups, Groups]:
 _NOTHING: tuple[bool, Groups, Groups] = (False, {}, {})
 
 
-class FollowedByLeaf:
+class FollowedByLeaf(Leaf):
     """An A (in its window) followed by a B within the gap, with the ``same`` values."""
 
     __slots__ = ("event", "gap", "slot", "then", "window")
@@ -428,7 +449,7 @@ class FollowedByLeaf:
         return {"holds": True, "events": _events(self.event, [unstamp(best)]) + _events(self.then, [unstamp(best_b)])}
 
 
-class NotFollowedByLeaf:
+class NotFollowedByLeaf(Leaf):
     """An A (in its window) whose deadline A.ts + gap has passed with no B."""
 
     __slots__ = ("event", "gap", "slot", "window")
@@ -458,9 +479,14 @@ class NotFollowedByLeaf:
         spans = self._open(states, now)
         if not spans:
             return False, None
-        truth = any(start <= now < until for start, until, _ in spans)
-        if not truth:
-            return False, min((start for start, _, _ in spans if start > now), default=None)
+        soonest = None  # the earliest deadline still to come
+        for start, until, _ in spans:
+            if start <= now < until:
+                break
+            if start > now and (soonest is None or start < soonest):
+                soonest = start
+        else:
+            return False, soonest
         reach = now
         for start, until, _ in sorted(spans):
             if start <= reach < until:
@@ -479,7 +505,7 @@ class NotFollowedByLeaf:
 # ---- traits ------------------------------------------------------------------------
 
 
-class TraitLeaf:
+class TraitLeaf(Leaf):
     """A trait's latest ``identify`` value (by time, then seq) across the identifiers."""
 
     __slots__ = ("comparisons", "name", "test")
@@ -505,5 +531,3 @@ class TraitLeaf:
         return {"holds": self.test(value), "value": value,
                 "events": _events("identify", [source]) if source else []}
 
-
-Leaf = CountLeaf | RecentLeaf | WindowCountLeaf | TotalLeaf | WindowAggregateLeaf | FollowedByLeaf | NotFollowedByLeaf | TraitLeaf

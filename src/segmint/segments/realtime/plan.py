@@ -27,7 +27,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from segmint.config.model import IdentityConfig
 from segmint.segments.definition import (
@@ -66,8 +66,6 @@ from segmint.segments.realtime.state import (
 from segmint.segments.values import lookup
 from segmint.traits.definition import TraitDefinition
 
-if TYPE_CHECKING:  # imported where used: traits.realtime builds on this package's leaves
-    from segmint.traits.realtime import ComputedTraitLeaf, TraitSlot
 
 SNAPSHOT_FORMAT = 2  # 2: numbers as doubles (sums, min, max, same keys)
 Formula = Callable[[list[bool], list[bool]], bool]
@@ -78,7 +76,7 @@ class Route:
     """Messages of one event name that pass one ``where``, and the slots they feed."""
 
     test: WhereTest | None
-    slots: list[Slot | TraitSlot] = field(default_factory=list)
+    slots: list[Slot] = field(default_factory=list)
 
 
 @dataclass
@@ -137,9 +135,9 @@ class _Builder:
     def __init__(self, computed: dict[str, TraitDefinition]) -> None:
         from segmint.traits.realtime import TraitSlot
 
-        self.leaves: list[Leaf | ComputedTraitLeaf] = []
+        self.leaves: list[Leaf] = []
         self.leaf_of: dict[Condition, int] = {}
-        self.slots: list[Slot | TraitSlot] = []
+        self.slots: list[Slot] = []
         self.slot_leaves: list[list[int]] = []
         self.routes: dict[tuple[str, tuple[PropertyFilter, ...]], Route] = {}
         self.selector_slot: dict[tuple[str, tuple[PropertyFilter, ...]], SelectorSlot] = {}
@@ -157,7 +155,7 @@ class _Builder:
             self.routes[key] = Route(_where_test(match.where))
         return self.routes[key]
 
-    def _new_slot(self, slot: Slot | TraitSlot, route: Route | None) -> Slot | TraitSlot:
+    def _new_slot(self, slot: Slot, route: Route | None) -> Slot:
         self.slots.append(slot)
         self.slot_leaves.append([])
         if route is not None:
@@ -318,7 +316,7 @@ def compile_plan(segments: LoadedSegments, identity: IdentityConfig) -> Plan:
         computed={name: (slot.definition, slot.index) for name, slot in builder.trait_slot.items()},
         expiring={i: not leaf.wanted for i, leaf in enumerate(builder.leaves) if isinstance(leaf, RecentLeaf)},
     )
-    plan.default_leaves = [leaf.evaluate((), 0)[0] for leaf in plan.leaves]
+    plan.default_leaves = [leaf.evaluate([], 0)[0] for leaf in plan.leaves]
     plan.default_segments = [False] * len(names)
     for i, formula in enumerate(formulas):
         plan.default_segments[i] = formula(plan.default_leaves, plan.default_segments)

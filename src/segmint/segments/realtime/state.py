@@ -185,21 +185,50 @@ def _window_insert(ts: Any, seqs: Any, at: int, seq: int) -> int:
     return i
 
 
-class SelectorSlot:
+class Slot:
+    """One log of the plan: takes an event into an identifier's log, and says what that moves.
+
+    ``index`` is the log's place in :attr:`IdState.logs`. How a new event
+    moves the leaves reading the log (filled in by plan.py):
+
+    - ``leaves``: (leaf, the value a new event cannot change, or None), to
+      mark for evaluation;
+    - ``quick``: "performed within" leaves, (leaf, window, wanted), decided by
+      the event alone;
+    - ``counts``: all-history counts, (leaf, its CountTest), decided by the total;
+    - ``deadlines``: ``not_followed_by`` on its A side, (leaf, gap, window): a
+      new A only adds a deadline.
+
+    The kinds of log subclass this one, so the compiled evaluator calls
+    ``take`` directly (state.pxd).
+    """
+
+    __slots__ = ("counts", "deadlines", "index", "leaves", "quick")
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.leaves: Reads = ()
+        self.quick: tuple[tuple[int, int, bool], ...] = ()
+        self.counts: tuple[tuple[int, Any], ...] = ()
+        self.deadlines: tuple[tuple[int, int, int], ...] = ()
+
+    def take(self, state: IdState, at: int, seq: int, properties: Any, now: int) -> bool:
+        """Take one event at ``now``; False when the log ignored it (nothing to re-evaluate)."""
+        raise NotImplementedError
+
+
+class SelectorSlot(Slot):
     """Takes the events of one selector into a :class:`SelectorLog`.
 
     ``horizon`` is the longest ``within`` of the counts reading it (0: no
     window list is kept); ``recent`` whether an all-history count reads it.
     """
 
-    __slots__ = ("counts", "deadlines", "horizon", "index", "leaves", "quick", "recent")
+    __slots__ = ("horizon", "recent")
 
     def __init__(self, index: int, horizon: int, recent: bool) -> None:
-        self.index, self.horizon, self.recent = index, horizon, recent
-        self.leaves: Reads = ()
-        self.quick: tuple[tuple[int, int, bool], ...] = ()  # "performed within": (leaf, window, wanted)
-        self.counts: tuple[tuple[int, Any], ...] = ()  # all-history counts: (leaf, its CountTest)
-        self.deadlines: tuple[tuple[int, int, int], ...] = ()
+        super().__init__(index)
+        self.horizon, self.recent = horizon, recent
 
     def take(self, state: IdState, at: int, seq: int, properties: Any, now: int) -> bool:
         log = state.logs[self.index]
@@ -243,17 +272,14 @@ class AggregateLog:
         self.exacts: list[int] | tuple[()] = [] if window else _NO_LIST
 
 
-class AggregateSlot:
+class AggregateSlot(Slot):
     """Takes the numeric values of ``path`` in one selector's events."""
 
-    __slots__ = ("counts", "deadlines", "history", "horizon", "index", "leaves", "path", "quick")
+    __slots__ = ("history", "horizon", "path")
 
     def __init__(self, index: int, path: tuple[str, ...], horizon: int, history: bool) -> None:
-        self.index, self.path, self.horizon, self.history = index, path, horizon, history
-        self.leaves: Reads = ()
-        self.quick: tuple[tuple[int, int, bool], ...] = ()
-        self.counts: tuple[tuple[int, Any], ...] = ()
-        self.deadlines: tuple[tuple[int, int, int], ...] = ()
+        super().__init__(index)
+        self.path, self.horizon, self.history = path, horizon, history
 
     def take(self, state: IdState, at: int, seq: int, properties: Any, now: int) -> bool:
         value = lookup(properties, self.path)
@@ -332,25 +358,20 @@ def follower_of(as_: list[int] | None, b: int, gap: int | None) -> bool:
     return False
 
 
-class SequenceSlot:
+class SequenceSlot(Slot):
     """One side (A or B) of a sequence condition feeding its :class:`SequenceLog`.
 
     ``window`` is the ``within`` of A (0: all history), ``gap`` the nested
     ``within`` D (None: unbounded), ``negated`` for ``not_followed_by``.
     """
 
-    __slots__ = ("counts", "deadlines", "follows", "gap", "index", "is_a", "leaves", "negated", "paths", "quick",
-                 "window")
+    __slots__ = ("follows", "gap", "is_a", "negated", "paths", "window")
 
     def __init__(self, index: int, is_a: bool, paths: tuple[tuple[str, ...], ...], window: int,
                  gap: int | None, negated: bool) -> None:
-        self.index, self.is_a, self.paths = index, is_a, paths
+        super().__init__(index)
+        self.is_a, self.paths = is_a, paths
         self.window, self.gap, self.negated = window, gap, negated
-        self.leaves: Reads = ()
-        self.quick: tuple[tuple[int, int, bool], ...] = ()
-        self.counts: tuple[tuple[int, Any], ...] = ()
-        # not_followed_by, side A: (leaf, gap, window); a new A only adds a deadline
-        self.deadlines: tuple[tuple[int, int, int], ...] = ()
         # followed_by without ``within`` on A: decided in place by :meth:`pairs` (see plan.py)
         self.follows: tuple[int, ...] = ()
 
@@ -435,5 +456,4 @@ class SequenceSlot:
         return True
 
 
-Slot = SelectorSlot | AggregateSlot | SequenceSlot
 WhereTest = Callable[[Any], bool]

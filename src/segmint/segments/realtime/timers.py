@@ -25,7 +25,7 @@ The evaluator takes due profiles itself (``RealtimeEvaluator.advance``, with
 from __future__ import annotations
 
 import heapq
-from typing import Generic, Protocol, TypeVar
+from typing import Protocol
 
 
 class Scheduled(Protocol):
@@ -33,21 +33,24 @@ class Scheduled(Protocol):
     alive: bool
 
 
-P = TypeVar("P", bound=Scheduled)
+class Schedule:
+    """Profiles by the instant they wait for (any objects with ``due`` and ``alive``: :class:`Scheduled`).
 
+    Not generic over the profile type: it is compiled (``timers.pxd``) and a
+    compiled class cannot be.
+    """
 
-class Schedule(Generic[P]):
     __slots__ = ("heap", "waiting")
 
     def __init__(self) -> None:
         self.heap: list[int] = []                # the distinct instants of ``waiting``
-        self.waiting: dict[int, list[P]] = {}    # instant -> profiles, in the order they asked
+        self.waiting: dict[int, list[Scheduled]] = {}    # instant -> profiles, in the order they asked
 
     def __len__(self) -> int:
         """Entries, stale ones included."""
         return sum(len(bucket) for bucket in self.waiting.values())
 
-    def want(self, profile: P, at: int) -> None:
+    def want(self, profile: Scheduled, at: int) -> None:
         """Wake ``profile`` at ``at`` at the latest."""
         if profile.due is None or at < profile.due:
             profile.due = at
@@ -70,7 +73,7 @@ class Schedule(Generic[P]):
             del waiting[at]
         return None
 
-    def take(self, at: int) -> list[P]:
+    def take(self, at: int) -> list[Scheduled]:
         """Remove the earliest instant, ``at``; its entries, stale ones included, in the order asked.
 
         A profile may be listed twice (it asked for ``at``, then for an earlier

@@ -1,0 +1,57 @@
+# Static types for evaluator.py when Cython compiles it (segmint/compiled.py); evaluator.py is the source.
+cimport cython
+from segmint.segments.realtime.timers cimport Schedule
+from segmint.segments.realtime.state cimport IdState, Slot, SequenceSlot
+from segmint.segments.realtime.leaves cimport Leaf
+
+cdef class Profile:
+    cdef public object id
+    cdef public list keys
+    cdef public list states
+    cdef public list leaves
+    cdef public list segments
+    cdef public dict due_of
+    cdef public object due
+    cdef public bint alive
+    cdef public bint fresh
+    cdef public set dirty
+    cdef public list changed
+
+cdef class RealtimeEvaluator:
+    cdef public object _plan
+    cdef public object _identity
+    cdef public object _clock
+    cdef public object _graph
+    cdef public dict _links
+    cdef public dict _ids
+    cdef public dict _profile_of
+    cdef public dict _by_id
+    cdef public list _members
+    cdef public dict _index
+    cdef public list _held
+    cdef public object _tick
+    cdef public Schedule _schedule
+    cdef public dict _touched
+    cdef public tuple _stamped
+    cdef public tuple _id_roots
+
+    @cython.locals(held=list, future=Py_ssize_t, added=Py_ssize_t)
+    cpdef list feed(self, object rows)
+    @cython.locals(held=list, schedule=Schedule, changes=list, timers=list, touched=dict, expiring=dict,
+                   profile=Profile, due_of=dict, dirty=set, values=list)
+    cpdef list advance(self, object now)
+    @cython.locals(state=IdState, profile=Profile, links=dict, carried=list, parsed=dict)
+    cpdef _apply(self, dict row, object at)
+    @cython.locals(dirty=set, values=list, due_of=dict, now=cython.longlong, slot=Slot, sequence=SequenceSlot,
+                   index=Py_ssize_t, total=cython.longlong, member=IdState, deadline=cython.longlong,
+                   until=cython.longlong, gap=cython.longlong, window=cython.longlong)
+    cpdef _track(self, Profile profile, IdState state, list routes, long long at, long long seq, object properties)
+    @cython.locals(touched=dict, profile=Profile, pre=dict, post=dict, changes=list)
+    cpdef list _settle(self, object now)
+    @cython.locals(names=list, members=list, changes=list, segments=list)
+    cpdef list _flips(self, object now, Profile profile, list flipped)
+    @cython.locals(changed=list, due_of=dict, leaves=list, values=list, states=list, leaf=Leaf, i=Py_ssize_t)
+    cpdef list _evaluate(self, Profile profile, long long now)
+    @cython.locals(current=list, values=list, formulas=list, dependents=list, leaves=list, flipped=list,
+                   position=Py_ssize_t, j=Py_ssize_t)
+    cpdef list _recompute(self, Profile profile, list changed)

@@ -1,0 +1,73 @@
+# Static types for state.py when Cython compiles it (segmint/compiled.py); state.py is the source.
+# Times and seqs are C long long (microseconds and store seqs fit); stamps (time << 64 | seq) and
+# exact sums stay Python ints.
+cimport cython
+
+cdef class IdState:
+    cdef public list logs
+    cdef public dict traits
+    cdef public object first
+    cpdef bint set_trait(self, str name, long long at, long long seq, object value)
+
+@cython.locals(value=object)
+cpdef _remember(list recent, long long at, long long seq)
+
+cpdef Py_ssize_t _insert(list stamps, object value)
+
+cdef class SelectorLog:
+    cdef public long long n
+    cdef public object recent
+    cdef public object ts
+    cdef public object seqs
+
+cpdef Py_ssize_t _window_insert(object ts, object seqs, long long at, long long seq)
+
+cdef class Slot:
+    cdef public Py_ssize_t index
+    cdef public tuple leaves
+    cdef public tuple quick
+    cdef public tuple counts
+    cdef public tuple deadlines
+    cpdef bint take(self, IdState state, long long at, long long seq, object properties, long long now) except -1
+
+cdef class SelectorSlot(Slot):
+    cdef public long long horizon
+    cdef public bint recent
+    @cython.locals(log=SelectorLog, horizon=cython.longlong, cut=cython.longlong, drop=Py_ssize_t)
+    cpdef bint take(self, IdState state, long long at, long long seq, object properties, long long now) except -1
+
+cdef class AggregateLog:
+    cdef public long long n
+    cdef public object total
+    cdef public object lo
+    cdef public object hi
+    cdef public object recent
+    cdef public object ts
+    cdef public object seqs
+    cdef public object values
+    cdef public object exacts
+
+cdef class AggregateSlot(Slot):
+    cdef public tuple path
+    cdef public long long horizon
+    cdef public bint history
+    @cython.locals(log=AggregateLog, horizon=cython.longlong, cut=cython.longlong, drop=Py_ssize_t, i=Py_ssize_t)
+    cpdef bint take(self, IdState state, long long at, long long seq, object properties, long long now) except -1
+
+cdef class SequenceLog:
+    cdef public dict a
+    cdef public dict b
+    cdef public bint latched
+
+cdef class SequenceSlot(Slot):
+    cdef public bint is_a
+    cdef public tuple paths
+    cdef public long long window
+    cdef public object gap
+    cdef public bint negated
+    cdef public tuple follows
+    @cython.locals(log=SequenceLog, window=cython.longlong, mine=dict, other=dict, events=list)
+    cpdef bint take(self, IdState state, long long at, long long seq, object properties, long long now) except -1
+    @cython.locals(state=IdState, log=SequenceLog)
+    cpdef bint pairs(self, list states, long long at, long long seq, object properties) except -1
+    cpdef bint _settle(self, SequenceLog log, list events, list others, object value) except -1
