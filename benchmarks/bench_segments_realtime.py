@@ -57,6 +57,7 @@ from typing import Any
 
 import orjson
 
+from segmint.compiled import summary
 from segmint.config.load import load_config
 from segmint.demo import config_path
 from segmint.segments.parse import load_segments
@@ -255,6 +256,7 @@ def main() -> None:
     late = sum(1 for a, b in pairwise(stream) if b["event_time"] < a["event_time"])
     print(f"{len(stream):,} messages from {folder} ({late:,} arriving after a later one); "
           f"{len(segments.definitions)} segments", flush=True)
+    print(summary(), flush=True)  # compiled or pure Python (SEGMINT_PURE_PYTHON=1 to measure the latter)
 
     # The input rows are the benchmark's buffer, not the evaluator's state: keep the
     # garbage collector from rescanning them (a server would not hold them either).

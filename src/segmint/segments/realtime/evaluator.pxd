@@ -1,8 +1,11 @@
 # Static types for evaluator.py when Cython compiles it (segmint/compiled.py); evaluator.py is the source.
 cimport cython
+from cpython.datetime cimport datetime as cdatetime
 from segmint.segments.realtime.timers cimport Schedule
 from segmint.segments.realtime.state cimport IdState, Slot, SequenceSlot
 from segmint.segments.realtime.leaves cimport Leaf
+
+cpdef long long _utc_micros(cdatetime moment)
 
 cdef class Profile:
     cdef public object id
@@ -55,3 +58,13 @@ cdef class RealtimeEvaluator:
     @cython.locals(current=list, values=list, formulas=list, dependents=list, leaves=list, flipped=list,
                    position=Py_ssize_t, j=Py_ssize_t)
     cpdef list _recompute(self, Profile profile, list changed)
+    cpdef object _instant(self, object now)
+    cpdef _identify(self, Profile profile, IdState state, object at, object seq, object traits)
+    cpdef _join(self, object key, IdState state)
+    cpdef _link(self, object a, object b, object at, object seq)
+    cpdef _may_rename(self, object key)
+    cpdef set _filled(self, list states)
+    cpdef set _profiles_in(self, list keys)
+    cpdef _resolve(self, list keys, set before, bint force=*)
+    cpdef list _diff(self, object now, dict pre, dict post)
+    cpdef _propagate(self, list todo, Py_ssize_t flipped_from, list values, list leaves, list flipped)

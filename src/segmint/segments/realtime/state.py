@@ -55,10 +55,13 @@ def exact(value: float) -> int:
     return numerator << (FRACTION_BITS + 1 - denominator.bit_length())
 
 
+_UNIT = 1 << FRACTION_BITS
+
+
 def to_float(total: int, count: int = 1) -> float:
     """``total / count`` in 2**-1074 units, correctly rounded (int / int is); beyond doubles, infinite."""
     try:
-        return total / (count << FRACTION_BITS)
+        return total / (_UNIT if count == 1 else count << FRACTION_BITS)
     except OverflowError:  # as IEEE addition would say
         return math.inf if total > 0 else -math.inf
 
