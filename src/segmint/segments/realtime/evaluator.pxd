@@ -4,7 +4,12 @@ from cpython.datetime cimport datetime as cdatetime
 from segmint.segments.realtime.timers cimport Schedule
 from segmint.segments.realtime.state cimport IdState, Slot, SequenceSlot
 from segmint.segments.realtime.leaves cimport Leaf
+from segmint.segments.realtime.plan cimport Route
 
+cpdef object micros(object moment)
+cpdef object _json(object value)
+cpdef object _json_with(object value, tuple quoted)
+@cython.locals(days=cython.longlong, seconds=cython.longlong)
 cpdef long long _utc_micros(cdatetime moment)
 
 cdef class Profile:
@@ -37,6 +42,14 @@ cdef class RealtimeEvaluator:
     cdef public dict _touched
     cdef public tuple _stamped
     cdef public tuple _id_roots
+    cdef dict _routes
+    cdef dict _trait_leaves
+    cdef dict _expiring
+    cdef list _names
+    cdef list _leaves
+    cdef list _formulas
+    cdef list _segments_of_leaf
+    cdef list _dependents
 
     @cython.locals(held=list, future=Py_ssize_t, added=Py_ssize_t)
     cpdef list feed(self, object rows)
@@ -45,7 +58,7 @@ cdef class RealtimeEvaluator:
     cpdef list advance(self, object now)
     @cython.locals(state=IdState, profile=Profile, links=dict, carried=list, parsed=dict)
     cpdef _apply(self, dict row, object at)
-    @cython.locals(dirty=set, values=list, due_of=dict, now=cython.longlong, slot=Slot, sequence=SequenceSlot,
+    @cython.locals(dirty=set, values=list, due_of=dict, now=cython.longlong, route=Route, slot=Slot, sequence=SequenceSlot,
                    index=Py_ssize_t, total=cython.longlong, member=IdState, deadline=cython.longlong,
                    until=cython.longlong, gap=cython.longlong, window=cython.longlong)
     cpdef _track(self, Profile profile, IdState state, list routes, long long at, long long seq, object properties)
@@ -66,5 +79,6 @@ cdef class RealtimeEvaluator:
     cpdef set _filled(self, list states)
     cpdef set _profiles_in(self, list keys)
     cpdef _resolve(self, list keys, set before, bint force=*)
+    @cython.locals(names=list, members=list, changes=list, nothing=list, old=list, new=list, i=Py_ssize_t)
     cpdef list _diff(self, object now, dict pre, dict post)
     cpdef _propagate(self, list todo, Py_ssize_t flipped_from, list values, list leaves, list flipped)

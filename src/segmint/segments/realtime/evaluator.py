@@ -97,8 +97,9 @@ def _utc_micros(moment: datetime) -> int:
     timedelta: 6 % of the compiled replay's instructions, against a C field
     read each here (evaluator.pxd types ``moment``).
     """
-    return (((moment.toordinal() - _EPOCH_DAY) * 86_400 + moment.hour * 3_600 + moment.minute * 60 + moment.second)
-            * 1_000_000 + moment.microsecond)
+    days = moment.toordinal() - _EPOCH_DAY
+    seconds = days * 86_400 + moment.hour * 3_600 + moment.minute * 60 + moment.second
+    return seconds * 1_000_000 + moment.microsecond
 
 
 def _json(value: Any) -> Any:
@@ -142,7 +143,12 @@ class RealtimeEvaluator:
     """Incremental evaluation of every usable segment; see the module docstring."""
 
     def __init__(self, segments: LoadedSegments, identity: IdentityConfig, start: datetime | None = None) -> None:
-        self._plan = compile_plan(segments, identity)
+        plan = self._plan = compile_plan(segments, identity)
+        # The plan's parts the per-message path reads, as fields of their own (typed where
+        # compiled: a C field read each, against an attribute lookup on the plan).
+        self._routes, self._trait_leaves, self._expiring = plan.routes, plan.traits, plan.expiring
+        self._names, self._leaves, self._formulas = plan.names, plan.leaves, plan.formulas
+        self._segments_of_leaf, self._dependents = plan.segments_of_leaf, plan.dependents
         self._identity = identity
         self._clock = micros(start) if start is not None else BEFORE
         self._graph = IdentityGraph(identity.limits, identity.max_ids)
@@ -225,7 +231,7 @@ class RealtimeEvaluator:
             while held and held[-1][0] == at:
                 self._apply(held.pop()[3], at)
             if timer == at:
-                touched, expiring = self._touched, self._plan.expiring
+                touched, expiring = self._touched, self._expiring
                 for profile in schedule.take(at):  # every profile due now (stale entries skipped)
                     if not profile.alive or profile.due != at:
                         continue
@@ -325,11 +331,11 @@ class RealtimeEvaluator:
                     self._link(primary, key, at, seq)
         profile = self._profile_of[primary]
         if kind == "track":
-            routes = self._plan.routes.get(row.get("event"))  # type: ignore[arg-type]
+            routes = self._routes.get(row.get("event"))  # type: ignore[arg-type]
             if routes:
                 self._track(profile, state, routes, at, seq, _json(row.get("properties")) if properties is None
                             else properties)
-        elif kind == "identify" and self._plan.traits:
+        elif kind == "identify" and self._trait_leaves:
             self._identify(profile, state, at, seq, _json(row.get("traits")) if traits is None else traits)
         if profile.dirty or profile.changed:
             self._touched[profile] = None  # else nothing it reads changed (a page, an unused event)
@@ -391,7 +397,7 @@ class RealtimeEvaluator:
     def _identify(self, profile: Profile, state: IdState, at: int, seq: int, traits: Any) -> None:
         """The traits an identify sets, for the trait conditions that read them."""
         if isinstance(traits, dict):
-            for name, leaves in self._plan.traits.items():
+            for name, leaves in self._trait_leaves.items():
                 if name in traits and state.set_trait(name, at, seq, traits[name]):
                     profile.dirty.update(leaves)
 
@@ -509,7 +515,7 @@ class RealtimeEvaluator:
     def _flips(self, now: int, profile: Profile, flipped: list[int]) -> list[Change]:
         """The changes of a profile whose segments ``flipped`` (ordered by segment name)."""
         at = self._stamped[1] if now == self._stamped[0] else self._instant(now)
-        names, members, profile_id, segments = self._plan.names, self._members, profile.id, profile.segments
+        names, members, profile_id, segments = self._names, self._members, profile.id, profile.segments
         changes = []
         for j in sorted(flipped, key=names.__getitem__) if len(flipped) > 1 else flipped:
             entered = segments[j]
@@ -522,13 +528,15 @@ class RealtimeEvaluator:
 
     def _diff(self, now: int, pre: dict[str, list[bool]], post: dict[str, list[bool]]) -> list[Change]:
         """Changes between memberships before (absent: none) and after, by profile id."""
-        at, names, members, changes = self._instant(now), self._plan.names, self._members, []
+        at, names, members, changes = self._instant(now), self._names, self._members, []
+        nothing = [False] * len(names)
         for profile_id in pre.keys() | post.keys():
-            old, new = pre.get(profile_id), post.get(profile_id)
+            old, new = pre.get(profile_id, nothing), post.get(profile_id, nothing)
+            if old == new:
+                continue  # rebuilt with the memberships it had (most merges and splits)
             for i, name in enumerate(names):
-                was = old[i] if old is not None else False
-                is_in = new[i] if new is not None else False
-                if was != is_in:
+                is_in = new[i]
+                if old[i] != is_in:
                     changes.append(_change(Change, (at, name, profile_id, is_in)))
                     if is_in:
                         members[i].add(profile_id)
@@ -544,7 +552,7 @@ class RealtimeEvaluator:
         changed, due_of = profile.changed, profile.due_of
         earliest = None  # the earliest due set here
         if profile.dirty:
-            leaves, values, states = self._plan.leaves, profile.leaves, profile.states
+            leaves, values, states = self._leaves, profile.leaves, profile.states
             for i in profile.dirty:
                 leaf = leaves[i]
                 value, due = leaf.evaluate(states, now)
@@ -582,8 +590,7 @@ class RealtimeEvaluator:
 
         Returns the segments that flipped; ``profile.segments`` is replaced, not mutated.
         """
-        plan = self._plan
-        by_leaf = plan.segments_of_leaf
+        by_leaf = self._segments_of_leaf
         if len(changed) == 1:
             first = by_leaf[changed[0]]
         else:
@@ -591,7 +598,7 @@ class RealtimeEvaluator:
         if not first:
             return []
         current = values = profile.segments
-        formulas, dependents, leaves = plan.formulas, plan.dependents, profile.leaves
+        formulas, dependents, leaves = self._formulas, self._dependents, profile.leaves
         flipped: list[int] = []
         # Dependency order is index order, and ``first`` is sorted: walk it in order until a
         # segment that others reference flips; only then is a queue needed (a heap of what is
@@ -614,7 +621,7 @@ class RealtimeEvaluator:
     def _propagate(self, todo: list[int], flipped_from: int, values: list[bool], leaves: list[bool],
                    flipped: list[int]) -> None:
         """Recompute ``todo`` (sorted) and, in index order, the dependents of every flip from ``flipped_from`` on."""
-        formulas, dependents, heappop, heappush = self._plan.formulas, self._plan.dependents, heapq.heappop, heapq.heappush
+        formulas, dependents, heappop, heappush = self._formulas, self._dependents, heapq.heappop, heapq.heappush
         seen = set(todo)  # everything queued
         for d in dependents[flipped_from]:
             if d not in seen:

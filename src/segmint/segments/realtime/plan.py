@@ -71,12 +71,18 @@ SNAPSHOT_FORMAT = 2  # 2: numbers as doubles (sums, min, max, same keys)
 Formula = Callable[[list[bool], list[bool]], bool]
 
 
-@dataclass
 class Route:
-    """Messages of one event name that pass one ``where``, and the slots they feed."""
+    """Messages of one event name that pass one ``where``, and the slots they feed.
 
-    test: WhereTest | None
-    slots: list[Slot] = field(default_factory=list)
+    A plain class (compiled with C fields, plan.pxd): the evaluator reads both
+    fields for every route of every message.
+    """
+
+    __slots__ = ("slots", "test")
+
+    def __init__(self, test: WhereTest | None) -> None:
+        self.test = test
+        self.slots: list[Slot] = []
 
 
 @dataclass
