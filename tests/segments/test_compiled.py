@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, note, settings
 from strategies import identities, ingest, instants, segment_definitions, stored_rows, streams
-from twin import observe
+from twin import observe, restored
 
 from segmint import compiled
 from segmint.compiled import MODULES, PURE_ENV, status, summary
@@ -84,8 +84,8 @@ class Worker:
                                         stdout=subprocess.PIPE, env=env)
         self.status = pickle.load(self.process.stdout)  # type: ignore[arg-type]
 
-    def observe(self, *case: Any) -> Any:
-        pickle.dump(case, self.process.stdin)  # type: ignore[arg-type]
+    def ask(self, *request: Any) -> Any:
+        pickle.dump(request, self.process.stdin)  # type: ignore[arg-type]
         self.process.stdin.flush()  # type: ignore[union-attr]
         kind, result = pickle.load(self.process.stdout)  # type: ignore[arg-type]
         assert kind == "ok", f"the pure-Python replay failed: {result}"
@@ -116,8 +116,14 @@ def test_compiled_and_pure_observe_the_same(pure: Worker, segments: dict[str, An
     finally:
         store.close()
     note(f"segments: {segments}\nidentity: {identity}\nmessages: {stream.messages}\ninstants: {moments}")
-    here = observe(segments, identity, rows, moments)
-    there = pure.observe(segments, identity, rows, moments)
+    here, snapshot_here = observe(segments, identity, rows, moments)
+    there, snapshot_there = pure.ask("observe", segments, identity, rows, moments)
     assert len(here) == len(there)
     for step, (mine, theirs) in enumerate(zip(here, there)):
         assert mine == theirs, f"step {step}: {'compiled' if any(status().values()) else 'here'} {mine!r}, pure {theirs!r}"
+    # A snapshot taken by one build and restored by the other (a reinstall with or without a
+    # compiler) restores the same memberships, or is refused, and the server rebuilds: never wrong.
+    final = here[-1]
+    for answer in (restored(snapshot_there, segments, identity),
+                   pure.ask("restore", snapshot_here, segments, identity)):
+        assert answer in (final, "SnapshotError"), answer

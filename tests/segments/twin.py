@@ -4,7 +4,8 @@
 modules, where they are built) and in a worker process started with
 ``SEGMINT_PURE_PYTHON=1`` (``python twin.py``: the same modules from their
 ``.py`` source), and compares everything observed. The worker reads pickled
-cases from stdin and writes pickled observations to stdout.
+requests from stdin (``("observe", *case)`` or ``("restore", snapshot,
+segments, identity)``) and writes pickled answers to stdout.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from segmint.segments.parse import load_segments
 
 
 def observe(segments: dict[str, Any], identity: IdentityConfig, rows: list[dict[str, Any]],
-            instants: list[datetime]) -> list[Any]:
-    """Every change, in order, and at each instant the memberships, computed traits, next wake-up and explanations.
+            instants: list[datetime]) -> tuple[list[Any], bytes]:
+    """Every change, in order, and at each instant the memberships, computed traits, next wake-up and explanations;
+    and the final snapshot.
 
     Rows are fed one at a time once visible, the clock following the latest
     event time (as ``segmint replay`` does); after each instant the evaluator
@@ -52,7 +54,17 @@ def observe(segments: dict[str, Any], identity: IdentityConfig, rows: list[dict[
     seen.append(evaluator.feed(pending))  # the future: held, then released
     seen.append(evaluator.advance(max((r["event_time"] for r in pending), default=instants[-1])))
     seen.append(evaluator.memberships())
-    return seen
+    return seen, evaluator.snapshot()
+
+
+def restored(snapshot: bytes, segments: dict[str, Any], identity: IdentityConfig) -> Any:
+    """The memberships a snapshot restores to, or "SnapshotError" when this build refuses it."""
+    from segmint.segments.realtime import RealtimeEvaluator, SnapshotError
+
+    try:
+        return RealtimeEvaluator.restore(snapshot, load_segments(segments), identity).memberships()
+    except SnapshotError:
+        return "SnapshotError"
 
 
 def main() -> None:
@@ -63,11 +75,11 @@ def main() -> None:
     stdout.flush()
     while True:
         try:
-            case = pickle.load(stdin)
+            request, *case = pickle.load(stdin)
         except EOFError:
             return
         try:
-            result: Any = ("ok", observe(*case))
+            result: Any = ("ok", observe(*case) if request == "observe" else restored(*case))
         except Exception as error:  # noqa: BLE001 - reported to the test, which fails with it
             result = ("error", repr(error))
         pickle.dump(result, stdout)

@@ -18,9 +18,14 @@ cdef class TraitLog:
     cdef public Summary summary
     cdef public list events
 
+cpdef tuple _event_value(object path, bint numeric, object properties)
+
 cdef class TraitSlot(Slot):
     cdef public object definition
     cdef public long long horizon
+    cdef public str kind
+    cdef public object path
+    cdef public bint numeric
     @cython.locals(log=TraitLog, events=list)
     cpdef bint take(self, IdState state, long long at, long long seq, object properties, long long now) except -1
 

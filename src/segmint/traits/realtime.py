@@ -146,15 +146,13 @@ class TraitLog:
         self.events: list[tuple[int, Any]] = []  # (stamp, value), sorted; only when windowed
 
 
-def _event_value(definition: TraitDefinition, properties: Any) -> tuple[bool, Any]:
-    """Whether the event counts, and the value it contributes."""
-    kind = definition.kind
-    if definition.path is None:
+def _event_value(path: tuple[str, ...] | None, numeric: bool, properties: Any) -> tuple[bool, Any]:
+    """Whether the event counts, and the value it contributes (a double if ``numeric``, else a scalar)."""
+    if path is None:
         return True, None
-    raw = lookup(properties, definition.path)
-    if kind in NUMBER_KINDS or definition.measure == "sum":
+    raw = lookup(properties, path)
+    if numeric:
         return (True, float(raw)) if number(raw) else (False, None)
-    assert kind in VALUE_KINDS
     found = scalar(raw)
     return found is not None, found
 
@@ -165,14 +163,18 @@ class TraitSlot(Slot):
     Every leaf reading it re-evaluates on a new event (``leaves``, (leaf, None)).
     """
 
-    __slots__ = ("definition", "horizon")
+    __slots__ = ("definition", "horizon", "kind", "numeric", "path")
 
     def __init__(self, index: int, definition: TraitDefinition) -> None:
         super().__init__(index)
         self.definition, self.horizon = definition, definition.horizon
+        # Read per event: kept here rather than looked up on the definition each time.
+        self.kind, self.path = definition.kind, definition.path
+        self.numeric = definition.kind in NUMBER_KINDS or definition.measure == "sum"
+        assert self.numeric or definition.path is None or definition.kind in VALUE_KINDS, definition.kind
 
     def take(self, state: IdState, at: int, seq: int, properties: Any, now: int) -> bool:
-        counts, value = _event_value(self.definition, properties)
+        counts, value = _event_value(self.path, self.numeric, properties)
         horizon = self.horizon
         if not counts or (horizon and at <= now - horizon):
             return False  # not a matching event, or too old to ever count again
@@ -181,7 +183,7 @@ class TraitSlot(Slot):
             log = state.logs[self.index] = TraitLog(horizon > 0)
         stamp = (at << SEQ_BITS) + seq
         if not horizon:
-            log.summary.update(stamp, value, self.definition.kind)
+            log.summary.update(stamp, value, self.kind)
             return True
         events = log.events
         insort(events, (stamp, value))

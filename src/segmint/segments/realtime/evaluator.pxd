@@ -2,8 +2,8 @@
 cimport cython
 from cpython.datetime cimport datetime as cdatetime
 from segmint.segments.realtime.timers cimport Schedule
-from segmint.segments.realtime.state cimport IdState, Slot, SequenceSlot
-from segmint.segments.realtime.leaves cimport Leaf
+from segmint.segments.realtime.state cimport IdState, Slot, SequenceSlot, SelectorLog
+from segmint.segments.realtime.leaves cimport Leaf, CountTest
 from segmint.segments.realtime.plan cimport Route
 
 cpdef object micros(object moment)
@@ -59,7 +59,7 @@ cdef class RealtimeEvaluator:
     @cython.locals(state=IdState, profile=Profile, links=dict, carried=list, parsed=dict)
     cpdef _apply(self, dict row, object at)
     @cython.locals(dirty=set, values=list, due_of=dict, now=cython.longlong, route=Route, slot=Slot, sequence=SequenceSlot,
-                   index=Py_ssize_t, total=cython.longlong, member=IdState, deadline=cython.longlong,
+                   index=Py_ssize_t, total=cython.longlong, member=IdState, log=SelectorLog, test=CountTest, deadline=cython.longlong,
                    until=cython.longlong, gap=cython.longlong, window=cython.longlong)
     cpdef _track(self, Profile profile, IdState state, list routes, long long at, long long seq, object properties)
     @cython.locals(touched=dict, profile=Profile, pre=dict, post=dict, changes=list)
