@@ -1,6 +1,7 @@
 """segmint's compiled core: which modules Cython builds, whether they were, and the pure-Python switch.
 
-The real-time evaluator's hot modules are plain Python. Beside each, a
+The real-time evaluator's hot modules (and the identity and value rules
+they call per message) are plain Python. Beside each, a
 ``.pxd`` file gives Cython the static types (classes with C fields, typed
 methods and locals); the ``.py`` file stays the one source of behaviour.
 ``pip install`` compiles them when Cython and a C compiler are there
@@ -11,11 +12,12 @@ the same results, slower (see benchmarks/README.md, "Segments (real time)").
 modules are installed: to debug or profile them line by line, and for the
 tests that check both builds give the same changes.
 
-A compiled module is used only while its source is the one it was compiled
-from: the build records a digest of each ``.py`` and ``.pxd``
-(``RECORD``), and a module whose source changed since (say, edited in an
-editable install) runs from its source, with a warning to reinstall. An
-edit never silently runs old code.
+The compiled modules are used only while their sources are the ones they
+were compiled from: the build records a digest of each ``.py`` and
+``.pxd`` (``RECORD``), and if one changed since (say, edited in an editable
+install) the whole core runs from its source, with a warning to reinstall.
+An edit never silently runs old code. All or nothing, because the compiled
+modules use each other's C types: one of them from source breaks the rest.
 
 This module imports nothing of segmint: ``setup.py`` reads it before the
 package is installed.

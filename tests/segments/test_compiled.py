@@ -36,11 +36,9 @@ def _compiler() -> str | None:
     return shutil.which(cc)
 
 
+@pytest.mark.skipif(_compiler() is None or compiled.pure_requested(),
+                    reason=f"no C compiler here, or {PURE_ENV} is set: the core runs as Python")
 def test_the_core_is_compiled_where_a_compiler_is() -> None:
-    if _compiler() is None:
-        pytest.skip("no C compiler here: the core runs as pure Python")
-    if os.environ.get(PURE_ENV):
-        pytest.skip(f"{PURE_ENV} is set")
     built = status()
     assert all(built.values()), f"not compiled (reinstall: pip install -e .): {[m for m, b in built.items() if not b]}"
     assert summary().startswith("compiled core: yes")
@@ -53,12 +51,10 @@ def test_the_pure_switch_runs_the_python_source() -> None:
     assert json.loads(out) == dict.fromkeys(MODULES, False)
 
 
+@pytest.mark.skipif(not all(compiled._built(name) for name in MODULES) or compiled.pure_requested(),
+                    reason=f"the core is not compiled here, or {PURE_ENV} is set")
 def test_a_source_changed_since_the_build_runs_as_python(tmp_path: Path) -> None:
     """All or nothing: the compiled modules share C types, so one changed source sends them all to Python."""
-    if not all(compiled._built(name) for name in MODULES):
-        pytest.skip("the core is not compiled here")
-    if os.environ.get(PURE_ENV):
-        pytest.skip(f"{PURE_ENV} is set")
     record = tmp_path / "record.json"
     record.write_text(json.dumps({name: compiled.source_digest(compiled._source(name)) for name in MODULES}
                                  | {MODULES[0]: "0" * 64}))

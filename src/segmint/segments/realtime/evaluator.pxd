@@ -56,7 +56,7 @@ cdef class RealtimeEvaluator:
     @cython.locals(held=list, schedule=Schedule, changes=list, timers=list, touched=dict, expiring=dict,
                    profile=Profile, due_of=dict, dirty=set, values=list)
     cpdef list advance(self, object now)
-    @cython.locals(state=IdState, profile=Profile, links=dict, carried=list, parsed=dict)
+    @cython.locals(state=IdState, profile=Profile, carried=list, parsed=dict)
     cpdef _apply(self, dict row, object at)
     @cython.locals(dirty=set, values=list, due_of=dict, now=cython.longlong, route=Route, slot=Slot, sequence=SequenceSlot,
                    index=Py_ssize_t, total=cython.longlong, member=IdState, log=SelectorLog, test=CountTest, deadline=cython.longlong,
@@ -82,3 +82,5 @@ cdef class RealtimeEvaluator:
     @cython.locals(names=list, members=list, changes=list, nothing=list, old=list, new=list, i=Py_ssize_t)
     cpdef list _diff(self, object now, dict pre, dict post)
     cpdef _propagate(self, list todo, Py_ssize_t flipped_from, list values, list leaves, list flipped)
+    @cython.locals(links=dict)
+    cpdef _carry(self, object primary, IdState state, list carried, object at, object seq)

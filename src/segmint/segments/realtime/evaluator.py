@@ -286,7 +286,6 @@ class RealtimeEvaluator:
         else:
             return  # nobody to count it for (ingestion refuses such messages)
         seq, kind = row["seq"], row.get("type")
-        mark = (at << SEQ_BITS) + seq
         properties = traits = None
         carried: list[IdKey] = []
         if self._id_roots:
@@ -311,24 +310,17 @@ class RealtimeEvaluator:
             graph.observe(primary, at, seq)
             if earlier:
                 self._may_rename(primary)
-            state = self._ids[primary] = IdState(self._plan.slot_count, mark)
+            state = self._ids[primary] = IdState(self._plan.slot_count, at, seq)
             self._join(primary, state)
-        elif mark < state.first:  # a late message: the first sighting may move earlier
-            state.first = mark
+        elif at < state.first_at or (at == state.first_at and seq < state.first_seq):
+            # A late message: the first sighting may move earlier.
+            state.first_at, state.first_seq = at, seq
             graph = self._graph
             if (at, seq) < graph.first_seen(primary):
                 graph.observe(primary, at, seq)
                 self._may_rename(primary)
-        links = self._links
-        for key in carried:
-            if key != primary:
-                pair = (primary, key) if primary < key else (key, primary)
-                known = links.get(pair)
-                # Only a link's first appearance matters: resolution only ever joins, so a
-                # link refused once stays refused and one accepted once is a no-op later.
-                if known is None or mark < known:
-                    links[pair] = mark
-                    self._link(primary, key, at, seq)
+        if carried:
+            self._carry(primary, state, carried, at, seq)
         profile = self._profile_of[primary]
         if kind == "track":
             routes = self._routes.get(row.get("event"))  # type: ignore[arg-type]
@@ -339,6 +331,23 @@ class RealtimeEvaluator:
             self._identify(profile, state, at, seq, _json(row.get("traits")) if traits is None else traits)
         if profile.dirty or profile.changed:
             self._touched[profile] = None  # else nothing it reads changed (a page, an unused event)
+
+    def _carry(self, primary: IdKey, state: IdState, carried: list[IdKey], at: int, seq: int) -> None:
+        """The links a message makes from its primary id to the identifiers it carries."""
+        links, mark = self._links, (at << SEQ_BITS) + seq
+        for key in carried:
+            if key == primary:
+                continue
+            if key == state.linked and state.linked_mark <= mark:
+                continue  # this identifier again, after the link's known first appearance
+            pair = (primary, key) if primary < key else (key, primary)
+            known = links.get(pair)
+            # Only a link's first appearance matters: resolution only ever joins, so a
+            # link refused once stays refused and one accepted once is a no-op later.
+            if known is None or mark < known:
+                links[pair] = known = mark
+                self._link(primary, key, at, seq)
+            state.linked, state.linked_mark = key, known
 
     def _track(self, profile: Profile, state: IdState, routes: list[Route], at: int, seq: int,
                properties: Any) -> None:

@@ -67,7 +67,7 @@ from segmint.segments.values import lookup
 from segmint.traits.definition import TraitDefinition
 
 
-SNAPSHOT_FORMAT = 2  # 2: numbers as doubles (sums, min, max, same keys)
+SNAPSHOT_FORMAT = 3  # 2: numbers as doubles (sums, min, max, same keys); 3: IdState's first sighting as (at, seq)
 Formula = Callable[[list[bool], list[bool]], bool]
 
 

@@ -6,7 +6,10 @@ cimport cython
 cdef class IdState:
     cdef public list logs
     cdef public dict traits
-    cdef public object first
+    cdef public long long first_at
+    cdef public long long first_seq
+    cdef public object linked
+    cdef public object linked_mark
     cpdef bint set_trait(self, str name, long long at, long long seq, object value)
 
 @cython.locals(value=object)

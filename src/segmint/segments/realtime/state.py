@@ -120,14 +120,22 @@ def unstamp(value: int) -> tuple[int, int]:
 
 
 class IdState:
-    """Everything kept about one identifier: its logs and its latest traits."""
+    """Everything kept about one identifier: its logs and its latest traits.
 
-    __slots__ = ("first", "logs", "traits")
+    ``first_at``/``first_seq``: its earliest message as a primary id.
+    ``linked``/``linked_mark``: the last identifier its messages carried, and
+    the stamp of that link's first appearance then: most messages carry the
+    same one again, later, and need not look the link up (evaluator.py).
+    """
 
-    def __init__(self, slots: int, first: int = 0) -> None:
+    __slots__ = ("first_at", "first_seq", "linked", "linked_mark", "logs", "traits")
+
+    def __init__(self, slots: int, first_at: int = 0, first_seq: int = 0) -> None:
         self.logs: list[Any] = [None] * slots
         self.traits: dict[str, tuple[int, int, Any]] = {}  # name -> (time, seq, value)
-        self.first = first  # stamp of its earliest message as a primary id
+        self.first_at, self.first_seq = first_at, first_seq
+        self.linked: Any = None
+        self.linked_mark = 0
 
     def set_trait(self, name: str, at: int, seq: int, value: Any) -> bool:
         current = self.traits.get(name)
