@@ -36,7 +36,10 @@ def _warn(message: str) -> None:
 class OptionalBuildExt(build_ext):
     """A failed build leaves the pure-Python module in place instead of failing the install.
 
-    Modules compile in parallel, one per core (a minute on one core, for the install's critical path).
+    Modules compile in parallel, one per core (a minute on one core, for the install's critical
+    path). The record of the sources compiled (``segmint/_compiled_sources.json``) is removed
+    first and written only once every module has built: a failed rebuild must not vouch for
+    extensions left over from an earlier one (segmint then runs the whole core as Python).
     """
 
     def finalize_options(self) -> None:
@@ -44,16 +47,33 @@ class OptionalBuildExt(build_ext):
         if not self.parallel:
             self.parallel = os.cpu_count() or 1
 
+    def _records(self) -> list[Path]:
+        """Where the record goes: the build's copy of the package, and the sources when built in place."""
+        record = Path(*COMPILED["RECORD"].parts[-2:])  # segmint/_compiled_sources.json
+        places = [Path(self.build_lib) / record]
+        if self.inplace or getattr(self, "editable_mode", False):
+            places.append(ROOT / "src" / record)
+        return places
+
     def run(self) -> None:
+        for record in self._records():
+            record.unlink(missing_ok=True)
+        self._failed = not self.extensions
         try:
             super().run()
         except Exception as error:  # noqa: BLE001 - no compiler at all: the pure modules remain
+            self._failed = True
             _warn(f"compiled core not built ({error})")
+        if not self._failed:
+            for record in self._records():
+                record.parent.mkdir(parents=True, exist_ok=True)
+                COMPILED["write_record"](ROOT / "src", record)
 
     def build_extension(self, ext: Extension) -> None:
         try:
             super().build_extension(ext)
-        except Exception as error:  # noqa: BLE001 - one module failed: it stays pure
+        except Exception as error:  # noqa: BLE001 - one module failed: the whole core stays pure
+            self._failed = True
             _warn(f"{ext.name} not compiled ({error})")
 
 
@@ -64,7 +84,6 @@ def extensions() -> list[Extension]:
         _warn("Cython is not installed")
         return []
     modules = [Extension(name, [str(Path("src", *name.split(".")).with_suffix(".py"))]) for name in MODULES]
-    COMPILED["record_sources"](ROOT / "src")  # what is compiled; a later edit makes segmint run the source
     try:
         return cythonize(modules, compiler_directives=DIRECTIVES, quiet=True)
     except Exception as error:  # noqa: BLE001 - a translation error: install the pure modules

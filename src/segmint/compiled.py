@@ -26,7 +26,6 @@ package is installed.
 from __future__ import annotations
 
 import importlib
-import importlib.abc
 import importlib.machinery
 import importlib.util
 import json
@@ -69,10 +68,13 @@ def source_digest(source: Path) -> str:
     return digest.hexdigest()
 
 
-def record_sources(root: Path) -> None:
-    """Write ``RECORD`` for the sources under ``root`` (the ``src`` folder): called by setup.py at build time."""
+def write_record(root: Path, record: Path) -> None:
+    """Write the digests of the sources under ``root`` (the ``src`` folder) to ``record``.
+
+    Called by setup.py once every module has compiled, into each place the package is built.
+    """
     digests = {name: source_digest(root.joinpath(*name.split(".")).with_suffix(".py")) for name in MODULES}
-    root.joinpath("segmint", RECORD.name).write_text(json.dumps(digests, indent=1, sort_keys=True) + "\n")
+    record.write_text(json.dumps(digests, indent=1, sort_keys=True) + "\n")
 
 
 def _source(name: str) -> Path:
@@ -100,16 +102,23 @@ def why_pure() -> str | None:
         recorded = json.loads(RECORD.read_text())
     except (OSError, ValueError):
         recorded = {}
-    changed = [name for name in MODULES if recorded.get(name) != source_digest(_source(name))]
+    # A module without its source (stripped from an install) can only run compiled: trusted.
+    changed = [name for name in MODULES
+               if _source(name).is_file() and recorded.get(name) != source_digest(_source(name))]
     if changed:
-        warnings.warn(f"segmint: {', '.join(changed)} changed since compiled; the real-time core runs as Python "
-                      "(slower) until you reinstall (pip install -e .)", RuntimeWarning, stacklevel=3)
-        return f"changed since compiled: {', '.join(changed)}"
+        what = "changed since compiled" if recorded else "no record of a complete build"
+        warnings.warn(f"segmint: {', '.join(changed)}: {what}; the real-time core runs as Python (slower) until "
+                      "segmint is reinstalled (in a checkout: pip install -e .)", RuntimeWarning, stacklevel=3)
+        return f"{what}: {', '.join(changed)}"
     return None
 
 
-class _SourceFinder(importlib.abc.MetaPathFinder):
-    """Imports the compiled-core modules from their ``.py`` when :func:`why_pure` says so."""
+class _SourceFinder:
+    """Imports the compiled-core modules from their ``.py`` when :func:`why_pure` says so.
+
+    A meta path finder by protocol (``find_spec``): subclassing ``importlib.abc.MetaPathFinder``
+    would import ``importlib.abc``, and with it ``importlib.resources``, at every start.
+    """
 
     def find_spec(self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None,
                   ) -> importlib.machinery.ModuleSpec | None:
@@ -136,7 +145,10 @@ def status() -> dict[str, bool]:
 def summary() -> str:
     """One line for ``segmint --version``."""
     reason = why_pure()
-    if reason is None and all(status().values()):
+    built = status()
+    if reason is None and all(built.values()):
         return f"compiled core: yes ({len(MODULES)} modules, Cython)"
+    if reason is None:  # cannot happen while the finder is installed (segmint/__init__.py)
+        reason = "not imported compiled: " + ", ".join(name for name, done in built.items() if not done)
     hint = " (install a C compiler and reinstall to build it)" if reason == "not compiled" else ""
     return f"compiled core: no, pure Python: {reason}{hint}"

@@ -157,6 +157,19 @@ def test_bad_durations_say_how_to_write_one(text: Any) -> None:
     assert "30m" in error.message and "s, m, h, d or w" in error.message
 
 
+@pytest.mark.parametrize("text", ["52179w", "365251d", "100000000w"])
+def test_a_duration_beyond_1000_years_is_an_error(text: str) -> None:
+    # Instant plus window must stay within the real-time evaluator's 64-bit microseconds.
+    error = only_error({"performed": "X", "within": text})
+    assert error.key == "within"
+    assert "at most 1000 years (52178w)" in error.message
+
+
+def test_a_duration_of_1000_years_is_accepted() -> None:
+    condition = load_segments({"s": {"performed": "X", "within": "52178w"}}).definitions["s"].condition
+    assert isinstance(condition, Performed) and condition.match.within is not None
+
+
 def test_a_zero_duration_is_an_error() -> None:
     error = only_error({"performed": "X", "not_followed_by": {"performed": "Y", "within": "0m"}})
     assert error.key == "not_followed_by.within"

@@ -165,3 +165,31 @@ def test_changes_replay_into_the_memberships() -> None:
         if minute == 10:
             fold(ev.feed(m.rows[2:]), seen)            # 7 is late by now, 12 and 15 are held
         assert {k: sorted(v) for k, v in seen.items() if v} == {k: v for k, v in ev.memberships().items() if v}
+
+
+# ---- micros: instants as integers ---------------------------------------------------
+
+
+def test_micros_is_the_exact_distance_from_the_epoch() -> None:
+    """UTC datetimes take a fast path from their fields; every zone, naive and text must agree with it."""
+    from datetime import UTC, datetime, timedelta, timezone
+    from zoneinfo import ZoneInfo
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from segmint.segments.realtime.evaluator import micros
+
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    zones = st.sampled_from([UTC, ZoneInfo("UTC"), ZoneInfo("Europe/Stockholm"), timezone(timedelta(hours=-5)),
+                             timezone(timedelta(0))])
+
+    @settings(max_examples=300, deadline=None)
+    @given(moment=st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=zones))
+    def agrees(moment: datetime) -> None:
+        expected = (moment - epoch) // timedelta(microseconds=1)
+        assert micros(moment) == expected
+        assert micros(moment.isoformat()) == expected
+        assert micros(moment.astimezone(UTC).replace(tzinfo=None)) == expected  # naive: UTC
+
+    agrees()

@@ -21,6 +21,9 @@ _DURATION = re.compile(r"^(\d+)([smhdw])$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
+MAX_DURATION_SECONDS = 1000 * 36525 * 864  # 1000 years of 365.25 days
+
+
 @dataclass(frozen=True)
 class Duration:
     """A span written as an integer and a unit: ``30m``, ``48h``, ``7d``, ``2w``."""
@@ -33,7 +36,12 @@ class Duration:
         match = _DURATION.match(text.strip()) if isinstance(text, str) else None
         if not match:
             raise ValueError(f"{text!r} is not a duration: write an integer and a unit s, m, h, d or w (e.g. 30m, 7d)")
-        return cls(text.strip(), int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+        seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+        if seconds > MAX_DURATION_SECONDS:
+            # Instants plus windows must fit the real-time evaluator's 64-bit microseconds.
+            raise ValueError(f"{text!r} is longer than segmint handles: at most 1000 years "
+                             f"({MAX_DURATION_SECONDS // _UNIT_SECONDS['w']}w)")
+        return cls(text.strip(), seconds)
 
     @property
     def delta(self) -> timedelta:

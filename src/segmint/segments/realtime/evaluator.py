@@ -737,7 +737,10 @@ class RealtimeEvaluator:
         try:
             state = pickle.loads(snapshot)
         except Exception as error:  # noqa: BLE001 - any unpickling failure means "not a snapshot"
-            raise SnapshotError(f"not a real-time snapshot ({error}); rebuild by feeding the stored events") from None
+            # Also a snapshot of the other build of the core (compiled or pure Python): their classes
+            # pickle differently (tests/segments/test_compiled.py).
+            raise SnapshotError(f"not a real-time snapshot of this build of segmint ({error}); rebuild by feeding "
+                                "the stored events") from None
         if not isinstance(state, dict) or state.get("format") != SNAPSHOT_FORMAT:
             found = state.get("format") if isinstance(state, dict) else None
             raise SnapshotError(f"snapshot format {found!r}, this segmint reads {SNAPSHOT_FORMAT}; "
