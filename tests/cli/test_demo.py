@@ -56,3 +56,6 @@ def test_demo_segments_agree_and_find_the_planted_personas(tmp_path):
     explained = chapter["explained"]
     assert explained["why"]["member"] is True
     assert explained["why"]["condition"]["holds"] is True
+    live = chapter["real_time"]  # the replay's own rate, and which build of the core ran it
+    assert live["messages"] > 0 and live["messages_per_second"] > 0
+    assert live["core"].startswith("compiled core: ")

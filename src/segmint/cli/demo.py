@@ -106,6 +106,10 @@ def _show_segments(data: dict[str, Any]) -> None:
         f"\n[bold]3. Segment[/bold]: at {data['as_of']:%Y-%m-%d %H:%M} UTC, in batch (SQL on DuckDB) and in real time "
         f"(every message replayed in arrival order, {data['real_time_changes']:,} entries and exits on the way)"
     )
+    live = data.get("real_time")
+    if live and live.get("messages_per_second"):
+        console.print(f"The real-time replay took {live['messages']:,} messages at {live['messages_per_second']:,} "
+                      f"a second on one core ({live['core']}; benchmarks/README.md has the measured figures).")
 
     console.print(
         table(None, ["segment", "campaign", "batch", "real time", "agree", "planted personas"],
