@@ -159,35 +159,25 @@ def lifetime_value(demo: Demo, top: int = 8) -> dict[str, Any]:
 
 def segments(demo: Demo, explain_segment: str = "cart_abandoners") -> dict[str, Any]:
     """The campaign segments, in batch and in real time, and why one member is in one."""
+    from segmint.compiled import summary
     from segmint.segments.batch import evaluate_duckdb
     from segmint.segments.inspect import explain
     from segmint.segments.parse import load_segments
-    from segmint.compiled import summary
-    from segmint.segments.realtime import RealtimeEvaluator
+    from segmint.segments.replay import replay
 
     assert demo.store is not None
     loaded = load_segments(demo.config.segments, demo.config.traits)
     batch = evaluate_duckdb(demo.store.cursor(), loaded, demo.config.identity, demo.now)
 
-    # Real time: every stored message in arrival order, the clock following
-    # the events, then moved to now; it must agree with the batch answer.
-    evaluator = RealtimeEvaluator(loaded, demo.config.identity)
-    changes = fed = 0
-    clock = None
+    # Real time: every stored message in arrival order, as `segmint replay` feeds it (the clock
+    # following the events, then moved to now); it must agree with the batch answer.
     began = time.process_time()
     reader = demo.store.cursor().sql(
         f"SELECT * FROM events WHERE event_time <= TIMESTAMPTZ '{demo.now.isoformat()}' ORDER BY seq"
     ).to_arrow_reader(50_000)
-    for chunk in reader:
-        for row in chunk.to_pylist():
-            fed += 1
-            changes += len(evaluator.feed([row]))
-            if clock is None or row["event_time"] > clock:
-                clock = row["event_time"]
-                changes += len(evaluator.advance(clock))
-    changes += len(evaluator.advance(demo.now))
+    replayed = replay(reader, loaded, demo.config.identity, demo.now)
     spent = time.process_time() - began  # reading the rows included: a floor, not the benchmark's figure
-    live = evaluator.memberships()
+    live, changes, fed = replayed.memberships, len(replayed.changes), replayed.fed
 
     personas = _personas(demo)
     table = []
