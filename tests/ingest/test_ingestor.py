@@ -6,7 +6,6 @@ from datetime import datetime, timezone
 
 import duckdb
 import numpy as np
-import pyarrow as pa
 import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings

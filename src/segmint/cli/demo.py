@@ -94,7 +94,7 @@ def _show_profiles(data: dict[str, Any]) -> None:
         console.print(table(None, ["kind", "ids"], [(k, ", ".join(v)) for k, v in example["ids"].items()]))
         console.print(table(None, ["trait", "value"], sorted(example["traits"].items())))
     if data.get("computed_traits"):
-        console.print(f"Its computed traits at the demo's now (segmint traits compute; docs/traits.md):")
+        console.print("Its computed traits at the demo's now (segmint traits compute; docs/traits.md):")
         console.print(table(None, ["computed trait", "value"],
                             [(k, "-" if v is None else v) for k, v in data["computed_traits"].items()]))
 
