@@ -24,7 +24,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 IdKey = tuple[str, str]
 Instant = Any  # anything ordered: a datetime, or microseconds since the epoch
@@ -33,8 +33,14 @@ USER_ID = "user_id"
 ANONYMOUS_ID = "anonymous_id"
 
 
-@dataclass(frozen=True, order=True)
-class Link:
+class Link(NamedTuple):
+    """Two identifiers that appeared together at (at, seq); ordered by (at, seq), then the ids.
+
+    A named tuple, not an ordered dataclass: links are sorted and compared
+    on every late link, and a tuple compares in C where a dataclass runs
+    Python code per comparison (the real-time evaluator makes one per new link).
+    """
+
     at: Instant
     seq: int
     a: IdKey

@@ -54,10 +54,9 @@ from segmint.segments.realtime.explain import explain_condition
 from segmint.segments.realtime.leaves import instant
 from segmint.segments.realtime.plan import SNAPSHOT_FORMAT, Plan, Route, compile_plan
 from segmint.segments.realtime.state import SEQ_BITS, IdState, SequenceSlot
-from segmint.segments.realtime.timers import Schedule
+from segmint.segments.realtime.timers import NEVER, Schedule
 
 BEFORE = -(1 << 62)  # the clock of an evaluator created without `start`: nothing exists yet
-NEVER = 1 << 62  # later than any instant: "nothing held" and "nothing scheduled" in the clock loop
 # A Change built without its named tuple's Python-level __new__ (a frame per change: ~one per message).
 _change = tuple.__new__
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -216,13 +215,12 @@ class RealtimeEvaluator:
         """
         target, held, schedule = micros(now), self._held, self._schedule
         changes: list[Change] = []
-        timers = schedule.heap
         while True:
             at = held[-1][0] if held else NEVER
             # The earliest scheduled instant, valid or not: an instant whose entries all went
             # stale costs one turn of this loop, which is cheaper than checking the top entry's
             # profile on every turn, one per message (as Schedule.next_at does).
-            timer = timers[0] if timers else NEVER
+            timer = schedule.first()
             if timer < at:
                 at = timer
             if at > target:  # NEVER included: every instant is before it

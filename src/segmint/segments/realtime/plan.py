@@ -67,7 +67,8 @@ from segmint.segments.values import lookup
 from segmint.traits.definition import TraitDefinition
 
 
-SNAPSHOT_FORMAT = 3  # 2: numbers as doubles (sums, min, max, same keys); 3: IdState's first sighting as (at, seq)
+SNAPSHOT_FORMAT = 4  # 2: numbers as doubles (sums, min, max, same keys); 3: IdState's first sighting as (at, seq);
+                     # 4: identity links as named tuples
 Formula = Callable[[list[bool], list[bool]], bool]
 
 
