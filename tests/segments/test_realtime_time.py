@@ -193,3 +193,41 @@ def test_micros_is_the_exact_distance_from_the_epoch() -> None:
         assert micros(moment.astimezone(UTC).replace(tzinfo=None)) == expected  # naive: UTC
 
     agrees()
+
+
+def test_instant_is_the_datetime_that_many_microseconds_after_the_epoch() -> None:
+    """The compiled build builds it from its fields (civil date of a day number); it must equal the arithmetic."""
+    from datetime import UTC, datetime, timedelta
+
+    from hypothesis import example, given, settings
+    from hypothesis import strategies as st
+
+    from segmint.segments.realtime.leaves import instant
+
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    first, last = -62_135_596_800_000_000, 253_402_300_799_999_999  # datetime.min and .max, in UTC
+
+    @settings(max_examples=500, deadline=None)
+    @given(micros=st.one_of(st.integers(first - 10, last + 10), st.integers(-(1 << 62), 1 << 62)))
+    @example(micros=0)
+    @example(micros=-1)
+    @example(micros=first)
+    @example(micros=last)
+    @example(micros=951_782_400_000_000)  # 2000-02-29, a leap day of a century divisible by 400
+    @example(micros=4_107_542_400_000_000 - 1)  # the last microsecond of 2100-02-28 (2100 is no leap year)
+    def agrees(micros: int) -> None:
+        try:
+            expected = epoch + timedelta(microseconds=micros)
+        except OverflowError:
+            try:
+                instant(micros)
+            except OverflowError:
+                return
+            raise AssertionError(f"instant({micros}) is no error, the arithmetic overflows") from None
+        found = instant(micros)
+        assert found == expected and found.tzinfo is UTC and found.fold == 0
+        assert (found.year, found.month, found.day, found.hour, found.minute, found.second, found.microsecond) == (
+            expected.year, expected.month, expected.day, expected.hour, expected.minute, expected.second,
+            expected.microsecond)
+
+    agrees()

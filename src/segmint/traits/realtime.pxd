@@ -1,7 +1,10 @@
 # Static types for realtime.py when Cython compiles it (segmint/compiled.py); realtime.py is the source.
 cimport cython
-from segmint.segments.realtime.state cimport IdState, Slot
-from segmint.segments.realtime.leaves cimport Leaf
+from segmint.segments.realtime.state cimport IdState, Slot, exact, number, to_float
+from segmint.segments.realtime.leaves cimport Leaf, _aggregate
+from segmint.segments.values cimport lookup
+
+cpdef object scalar(object value)
 
 cdef class Summary:
     cdef public long long n

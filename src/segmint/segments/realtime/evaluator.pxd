@@ -3,7 +3,7 @@ cimport cython
 from cpython.datetime cimport datetime as cdatetime
 from segmint.segments.realtime.timers cimport Schedule
 from segmint.segments.realtime.state cimport IdState, Slot, SequenceSlot, SelectorLog
-from segmint.segments.realtime.leaves cimport Leaf, CountTest
+from segmint.segments.realtime.leaves cimport Leaf, CountTest, instant
 from segmint.segments.realtime.plan cimport Route
 
 cpdef object micros(object moment)

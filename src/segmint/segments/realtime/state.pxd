@@ -2,6 +2,17 @@
 # Times and seqs are C long long (microseconds and store seqs fit); stamps (time << 64 | seq) and
 # exact sums stay Python ints.
 cimport cython
+from segmint.segments.values cimport lookup
+
+# Helpers the other compiled modules call for every event: C calls there (their pxd cimports them).
+cpdef object exact(object value)
+cpdef object to_float(object total, object count=*)
+cpdef bint number(object value) except -1
+cpdef object same_key(object properties, tuple paths, object seq)
+cpdef object stamp(object at, object seq)
+cpdef tuple unstamp(object value)
+cpdef object partner(list bs, object a, object gap)
+cpdef bint follower_of(list as_, object b, object gap) except -1
 
 cdef class IdState:
     cdef public list logs
