@@ -44,6 +44,7 @@ RECORD = Path(__file__).with_name("_compiled_sources.json")  # module -> digest 
 # Dependency order (a module's cimports come before it).
 MODULES = (
     "segmint.segments.values",
+    "segmint.segments.realtime.compare",
     "segmint.identity.graph",
     "segmint.identity.extract",
     "segmint.segments.realtime.timers",

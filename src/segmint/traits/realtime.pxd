@@ -1,5 +1,6 @@
 # Static types for realtime.py when Cython compiles it (segmint/compiled.py); realtime.py is the source.
 cimport cython
+from segmint.segments.realtime.compare cimport Test
 from segmint.segments.realtime.state cimport IdState, Slot, exact, number, to_float
 from segmint.segments.realtime.leaves cimport Leaf, _aggregate
 from segmint.segments.values cimport lookup
@@ -37,7 +38,7 @@ cdef class ComputedTraitLeaf(Leaf):
     cdef public object definition
     cdef public tuple comparisons
     cdef public str name
-    cdef public object test
+    cdef public Test test
     cdef public bint timed
     cdef public bint since
     cdef public list points

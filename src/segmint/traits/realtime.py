@@ -303,7 +303,7 @@ class ComputedTraitLeaf(Leaf):
 
     def evaluate(self, states: States, now: int) -> tuple[bool, int | None]:
         value = trait_value(self.definition, states, self.slot, now)
-        truth = self.test(value)
+        truth = self.test.holds(value)
         if not self.timed:
             return truth, None
         return truth, self._next_flip(states, now, value, truth)
@@ -317,14 +317,14 @@ class ComputedTraitLeaf(Leaf):
                        if log.summary.last is not None) >> SEQ_BITS
             # The value is (t - last) // DAY at t: whole days, one more each day.
             for days in self.points:
-                if days > value and test(days) != truth:
+                if days > value and test.holds(days) != truth:
                     at = last + days * DAY_MICROS
                     return at if at < FOREVER else None
             return None
         at: int | None = now
         for _ in range(STEPS):
             at = next_change(definition, states, slot, at)  # type: ignore[arg-type]
-            if at is None or test(trait_value(definition, states, slot, at)) != truth:
+            if at is None or test.holds(trait_value(definition, states, slot, at)) != truth:
                 return at
         return at
 

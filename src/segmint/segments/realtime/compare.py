@@ -1,9 +1,15 @@
 """Comparisons compiled to small predicates, for the per-event path.
 
 ``values.holds`` interprets an operator on every call; here each comparison
-becomes a closure specialised on its operator and operand kind, with the
-JSON types (str, int, float, bool, None, list, dict) decided by exact type
-checks, and anything else handed to ``values.holds``.
+becomes a small :class:`Test` specialised on its operator and operand kind,
+with the JSON types (str, int, float, bool, None, list, dict) decided by
+exact type checks, and anything else handed to ``values.holds``.
+
+Classes, not closures: the module is compiled (``compare.pxd``), and the
+compiled leaves call ``Test.holds`` as a C method, with no Python frame
+per comparison (they were 5 % of the real-time benchmark's instructions as
+closures). Closures would also not survive compilation: Cython's share one
+scope object per function, so sibling closures would form reference cycles.
 
 The rules are those of ``values.py`` with one addition the agreement tests
 settle: numbers compare as doubles, as in every JSON engine (2**53 + 1
@@ -13,13 +19,11 @@ equals 2**53). A property test holds these predicates equal to
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from segmint.segments.definition import Comparison
 from segmint.segments.values import holds, kind
 
-Test = Callable[[Any], bool]
 _JSON = frozenset({str, int, float, bool, type(None), list, dict})
 
 
@@ -38,138 +42,234 @@ def double(value: Any) -> Any:
     return value
 
 
-def _generic(comparison: Comparison) -> Test:
-    as_doubles = Comparison(comparison.op, double(comparison.value))
-    return lambda value: holds(double(value), as_doubles)
+class Test:
+    """A predicate over one value: ``test(value)``, or ``test.holds(value)`` (a C call when compiled)."""
+
+    __slots__ = ()
+
+    def __call__(self, value: Any) -> bool:
+        return self.holds(value)
+
+    def holds(self, value: Any) -> bool:
+        raise NotImplementedError
 
 
-def _equality(comparison: Comparison) -> Test:
-    op, operand = comparison.op, double(comparison.value)
-    want = kind(operand)
-    if want not in ("num", "str", "bool"):  # eq null (or a list) is never true; ne is "present"
-        return (lambda v: False) if op == "eq" else (lambda v: v is not None)
-    if want == "num":
-        def equal(v: Any) -> bool | None:
-            t = v.__class__
-            if t is float:
-                return v == operand
-            if t is int:
-                return double(v) == operand
-            return False if t in _JSON else None
-    elif want == "str":
-        def equal(v: Any) -> bool | None:
-            t = v.__class__
-            if t is str:
-                return v == operand
-            return False if t in _JSON else None
-    else:
-        def equal(v: Any) -> bool | None:
-            t = v.__class__
-            if t is bool:
-                return v is operand
-            return False if t in _JSON else None
-    fallback = _generic(comparison)
-    if op == "eq":
-        def test(v: Any) -> bool:
-            found = equal(v)
-            return fallback(v) if found is None else found
-    else:
-        def test(v: Any) -> bool:
-            if v is None:
-                return False
-            found = equal(v)
-            return fallback(v) if found is None else not found
-    return test
+class _Always(Test):
+    """No comparisons: everything holds."""
+
+    __slots__ = ()
+
+    def holds(self, value: Any) -> bool:
+        return True
 
 
-def _order(comparison: Comparison) -> Test:
-    op, operand = comparison.op, double(comparison.value)
-    numeric = kind(operand) == "num"
-    accepts = (int, float) if numeric else (str,)
-    compare: Callable[[Any], bool] = {
-        "gt": lambda v: v > operand, "gte": lambda v: v >= operand,
-        "lt": lambda v: v < operand, "lte": lambda v: v <= operand,
-    }[op]
-    fallback = _generic(comparison)
+class _Exists(Test):
+    """``exists: true`` (present) or ``exists: false`` (missing); also ``ne`` null, which is "present"."""
 
-    def test(v: Any) -> bool:
-        t = v.__class__
-        if t in accepts:
-            return compare(double(v) if t is int else v)
-        return False if t in _JSON else fallback(v)
+    __slots__ = ("wanted",)
 
-    return test
+    def __init__(self, wanted: bool) -> None:
+        self.wanted = wanted
+
+    def holds(self, value: Any) -> bool:
+        return (value is not None) == self.wanted
 
 
-def _between(comparison: Comparison) -> Test:
-    low, high = double(comparison.value)
-    if kind(low) != kind(high) or kind(low) not in ("num", "str"):
-        return _generic(comparison)
-    accepts = (int, float) if kind(low) == "num" else (str,)
-    fallback = _generic(comparison)
+class _Never(Test):
+    """``eq`` null, or ``eq`` a list: never true."""
 
-    def test(v: Any) -> bool:
-        t = v.__class__
-        if t in accepts:
-            return low <= (double(v) if t is int else v) <= high
-        return False if t in _JSON else fallback(v)
+    __slots__ = ()
 
-    return test
+    def holds(self, value: Any) -> bool:
+        return False
 
 
-def _membership(comparison: Comparison) -> Test:
-    by_kind: dict[str, set[Any]] = {"num": set(), "str": set(), "bool": set()}
-    for operand in double(comparison.value):
-        k = kind(operand)
-        if k in by_kind:
-            by_kind[k].add(operand)
-    nums, strs, bools = by_kind["num"], by_kind["str"], by_kind["bool"]
-    negated = comparison.op == "not_in"
-    fallback = _generic(comparison)
+class _Generic(Test):
+    """``values.holds`` on the value and operand as doubles: every case the others do not decide."""
 
-    def test(v: Any) -> bool:
-        t = v.__class__
-        if t is float:
-            found = v in nums
-        elif t is int:
-            found = double(v) in nums
-        elif t is str:
-            found = v in strs
-        elif t is bool:
-            found = v in bools
+    __slots__ = ("as_doubles",)
+
+    def __init__(self, comparison: Comparison) -> None:
+        self.as_doubles = Comparison(comparison.op, double(comparison.value))
+
+    def holds(self, value: Any) -> bool:
+        return holds(double(value), self.as_doubles)
+
+
+# What an equality's operand is: the JSON type a value must have to be compared with it.
+_NUM, _STR, _BOOL = 0, 1, 2
+
+
+class _Equal(Test):
+    """``eq``/``ne`` a number, string or boolean."""
+
+    __slots__ = ("fallback", "negated", "operand", "want")
+
+    def __init__(self, comparison: Comparison, want: int) -> None:
+        self.operand, self.want = double(comparison.value), want
+        self.negated = comparison.op == "ne"
+        self.fallback = _Generic(comparison)
+
+    def holds(self, value: Any) -> bool:
+        if value is None:
+            return False  # eq and ne on a missing value
+        t = value.__class__
+        want = self.want
+        if want == _NUM and t is float:
+            found = value == self.operand
+        elif want == _NUM and t is int:
+            found = double(value) == self.operand
+        elif want == _STR and t is str:
+            found = value == self.operand
+        elif want == _BOOL and t is bool:
+            found = value is self.operand
         elif t in _JSON:
-            if v is None:
+            found = False  # another JSON kind: never equal
+        else:
+            return self.fallback.holds(value)
+        return found != self.negated
+
+
+# Orders, for _Order.op.
+_GT, _GTE, _LT, _LTE = 0, 1, 2, 3
+_ORDERS = {"gt": _GT, "gte": _GTE, "lt": _LT, "lte": _LTE}
+
+
+class _Order(Test):
+    """``gt``/``gte``/``lt``/``lte`` a number (ints as doubles) or a string."""
+
+    __slots__ = ("fallback", "numeric", "op", "operand")
+
+    def __init__(self, comparison: Comparison) -> None:
+        self.op, self.operand = _ORDERS[comparison.op], double(comparison.value)
+        self.numeric = kind(self.operand) == "num"
+        self.fallback = _Generic(comparison)
+
+    def holds(self, value: Any) -> bool:
+        t = value.__class__
+        if self.numeric and t is float:
+            v = value
+        elif self.numeric and t is int:
+            v = double(value)
+        elif not self.numeric and t is str:
+            v = value
+        elif t in _JSON:
+            return False
+        else:
+            return self.fallback.holds(value)
+        op, operand = self.op, self.operand
+        if op == _GT:
+            return v > operand
+        if op == _GTE:
+            return v >= operand
+        if op == _LT:
+            return v < operand
+        return v <= operand
+
+
+class _Between(Test):
+    """``between`` two numbers or two strings, inclusive."""
+
+    __slots__ = ("fallback", "high", "low", "numeric")
+
+    def __init__(self, comparison: Comparison, numeric: bool) -> None:
+        self.low, self.high = double(comparison.value)
+        self.numeric = numeric
+        self.fallback = _Generic(comparison)
+
+    def holds(self, value: Any) -> bool:
+        t = value.__class__
+        if self.numeric and t is float:
+            v = value
+        elif self.numeric and t is int:
+            v = double(value)
+        elif not self.numeric and t is str:
+            v = value
+        elif t in _JSON:
+            return False
+        else:
+            return self.fallback.holds(value)
+        return self.low <= v <= self.high
+
+
+class _Membership(Test):
+    """``in``/``not_in`` a list of numbers, strings and booleans."""
+
+    __slots__ = ("bools", "fallback", "negated", "nums", "strs")
+
+    def __init__(self, comparison: Comparison) -> None:
+        by_kind: dict[str, set[Any]] = {"num": set(), "str": set(), "bool": set()}
+        for operand in double(comparison.value):
+            k = kind(operand)
+            if k in by_kind:
+                by_kind[k].add(operand)
+        self.nums, self.strs, self.bools = by_kind["num"], by_kind["str"], by_kind["bool"]
+        self.negated = comparison.op == "not_in"
+        self.fallback = _Generic(comparison)
+
+    def holds(self, value: Any) -> bool:
+        t = value.__class__
+        if t is float:
+            found = value in self.nums
+        elif t is int:
+            found = double(value) in self.nums
+        elif t is str:
+            found = value in self.strs
+        elif t is bool:
+            found = value in self.bools
+        elif t in _JSON:
+            if value is None:
                 return False
             found = False
         else:
-            return fallback(v)
-        return found != negated
+            return self.fallback.holds(value)
+        return found != self.negated
 
-    return test
+
+class _All(Test):
+    """Several comparisons on one value, all of which must hold."""
+
+    __slots__ = ("tests",)
+
+    def __init__(self, tests: list[Test]) -> None:
+        self.tests = tests
+
+    def holds(self, value: Any) -> bool:
+        for test in self.tests:
+            if not test.holds(value):
+                return False
+        return True
+
+
+def _one(comparison: Comparison) -> Test:
+    op = comparison.op
+    if op == "exists":
+        return _Exists(bool(comparison.value))
+    if op in ("eq", "ne"):
+        want = kind(double(comparison.value))
+        if want == "num":
+            return _Equal(comparison, _NUM)
+        if want == "str":
+            return _Equal(comparison, _STR)
+        if want == "bool":
+            return _Equal(comparison, _BOOL)
+        return _Never() if op == "eq" else _Exists(True)  # eq null (or a list) is never true; ne is "present"
+    if op in _ORDERS:
+        return _Order(comparison)
+    if op == "between":
+        low, high = double(comparison.value)
+        if kind(low) == kind(high) and kind(low) in ("num", "str"):
+            return _Between(comparison, kind(low) == "num")
+    if op in ("in", "not_in"):
+        return _Membership(comparison)
+    return _Generic(comparison)
 
 
 def compile_test(comparisons: tuple[Comparison, ...]) -> Test:
     """One predicate for a tuple of comparisons that must all hold."""
-    tests = []
-    for comparison in comparisons:
-        op = comparison.op
-        if op == "exists":
-            tests.append((lambda v: v is not None) if comparison.value else (lambda v: v is None))
-        elif op in ("eq", "ne"):
-            tests.append(_equality(comparison))
-        elif op in ("gt", "gte", "lt", "lte"):
-            tests.append(_order(comparison))
-        elif op == "between":
-            tests.append(_between(comparison))
-        elif op in ("in", "not_in"):
-            tests.append(_membership(comparison))
-        else:
-            tests.append(_generic(comparison))
+    tests = [_one(comparison) for comparison in comparisons]
     if not tests:
-        return lambda v: True
+        return _Always()
     if len(tests) == 1:
         return tests[0]
-    if len(tests) == 2:
-        first, second = tests
-        return lambda v: first(v) and second(v)
-    return lambda v: all(test(v) for test in tests)
+    return _All(tests)

@@ -352,7 +352,7 @@ class RealtimeEvaluator:
         """A track event into the logs it matches; the leaves it may change, marked or decided."""
         dirty, values, due_of, now = profile.dirty, profile.leaves, profile.due_of, self._clock
         for route in routes:
-            if route.test is not None and not route.test(properties):
+            if route.test is not None and not route.test.holds(properties):
                 continue
             for slot in route.slots:
                 if not slot.take(state, at, seq, properties, now):

@@ -1,6 +1,7 @@
 # Static types for leaves.py when Cython compiles it (segmint/compiled.py); leaves.py is the source.
 cimport cython
 from cpython.datetime cimport datetime_new, import_datetime
+from segmint.segments.realtime.compare cimport Test
 from segmint.segments.realtime.state cimport (IdState, SelectorLog, AggregateLog, SequenceLog, partner,
                                              to_float, unstamp)
 
@@ -55,7 +56,7 @@ cdef class TotalLeaf(Leaf):
     cdef public str event
     cdef public str function
     cdef public tuple comparisons
-    cdef public object test
+    cdef public Test test
     @cython.locals(state=IdState, log=AggregateLog)
     cpdef tuple _value(self, list states)
     cpdef tuple evaluate(self, list states, long long now)
@@ -66,9 +67,9 @@ cdef class WindowAggregateLeaf(Leaf):
     cdef public long long window
     cdef public str function
     cdef public tuple comparisons
-    cdef public object test
+    cdef public Test test
     @cython.locals(cut=cython.longlong, slot=Py_ssize_t, state=IdState, log=AggregateLog, n=Py_ssize_t,
-                   start=Py_ssize_t, k=Py_ssize_t, window=cython.longlong)
+                   start=Py_ssize_t, k=Py_ssize_t, window=cython.longlong, test=Test)
     cpdef tuple evaluate(self, list states, long long now)
 
 @cython.locals(state=IdState, log=SequenceLog)
@@ -95,7 +96,7 @@ cdef class NotFollowedByLeaf(Leaf):
 cdef class TraitLeaf(Leaf):
     cdef public str name
     cdef public tuple comparisons
-    cdef public object test
+    cdef public Test test
     @cython.locals(state=IdState)
     cpdef tuple value(self, list states)
     cpdef tuple evaluate(self, list states, long long now)

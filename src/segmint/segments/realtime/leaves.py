@@ -20,7 +20,7 @@ from itertools import accumulate
 from typing import Any
 
 from segmint.segments.definition import Comparison
-from segmint.segments.realtime.compare import compile_test
+from segmint.segments.realtime.compare import Test, compile_test
 from segmint.segments.realtime.state import (
     RECENT,
     SEQ_BITS,
@@ -305,7 +305,7 @@ class TotalLeaf(Leaf):
         return _aggregate(self.function, count, total, low, high), count
 
     def evaluate(self, states: States, now: int) -> Verdict:
-        return self.test(self._value(states)[0]), None
+        return self.test.holds(self._value(states)[0]), None
 
     def explain(self, states: States, now: int) -> dict[str, Any]:
         value, count = self._value(states)
@@ -342,7 +342,8 @@ class WindowAggregateLeaf(Leaf):
         return ts, seqs, values, exacts
 
     def evaluate(self, states: States, now: int) -> Verdict:
-        cut, test, slot = now - self.window, self.test, self.slot
+        cut, slot = now - self.window, self.slot
+        test: Test = self.test
         inside = None  # the one log with events in the window, if only one has
         for state in states:
             log = state.logs[slot]
@@ -352,7 +353,7 @@ class WindowAggregateLeaf(Leaf):
                     break
                 inside = log
         if inside is None:
-            return test(None), None
+            return test.holds(None), None
         if inside is not False:
             # The usual case, also for most profiles of several identifiers (their other ids'
             # events have left the window): read the log in place from the first event inside,
@@ -365,29 +366,29 @@ class WindowAggregateLeaf(Leaf):
         n, window = len(ts), self.window
         if self.function == "sum":
             total = sum(exacts[start:]) if start else sum(exacts)
-            truth = test(to_float(total))
+            truth = test.holds(to_float(total))
             for k in range(start, n - 1):  # events leave oldest first
                 total -= exacts[k]
-                if test(to_float(total)) != truth:
+                if test.holds(to_float(total)) != truth:
                     return truth, ts[k] + window
-            return truth, (ts[n - 1] + window if test(None) != truth else None)
+            return truth, (ts[n - 1] + window if test.holds(None) != truth else None)
         if self.function == "avg":
             total = sum(exacts[start:]) if start else sum(exacts)
-            truth = test(to_float(total, n - start))
+            truth = test.holds(to_float(total, n - start))
             for k in range(start, n - 1):
                 total -= exacts[k]
-                if test(to_float(total, n - k - 1)) != truth:
+                if test.holds(to_float(total, n - k - 1)) != truth:
                     return truth, ts[k] + window
-            return truth, (ts[n - 1] + window if test(None) != truth else None)
+            return truth, (ts[n - 1] + window if test.holds(None) != truth else None)
         pick = min if self.function == "min" else max
         # suffix[k] = pick(values[start + k:]); the value once the events before start + k left
         suffix = list(accumulate(reversed(values[start:] if start else values), pick))
         suffix.reverse()
-        truth = test(suffix[0])
+        truth = test.holds(suffix[0])
         for k in range(1, n - start):
-            if test(suffix[k]) != truth:
+            if test.holds(suffix[k]) != truth:
                 return truth, ts[start + k - 1] + window
-        return truth, (ts[n - 1] + window if test(None) != truth else None)
+        return truth, (ts[n - 1] + window if test.holds(None) != truth else None)
 
     def explain(self, states: States, now: int) -> dict[str, Any]:
         ts, seqs, values, exacts = self._entries(states, now)
@@ -557,7 +558,7 @@ class TraitLeaf(Leaf):
         return (best[2], (best[0], best[1])) if best is not None else (None, None)
 
     def evaluate(self, states: States, now: int) -> Verdict:
-        return self.test(self.value(states)[0]), None
+        return self.test.holds(self.value(states)[0]), None
 
     def explain(self, states: States, now: int) -> dict[str, Any]:
         value, source = self.value(states)

@@ -44,7 +44,7 @@ from segmint.segments.definition import (
     walk,
 )
 from segmint.segments.parse import LoadedSegments
-from segmint.segments.realtime.compare import compile_test
+from segmint.segments.realtime.compare import Test, compile_test
 from segmint.segments.realtime.leaves import (
     CountLeaf,
     FollowedByLeaf,
@@ -61,7 +61,6 @@ from segmint.segments.realtime.state import (
     SelectorSlot,
     SequenceSlot,
     Slot,
-    WhereTest,
 )
 from segmint.segments.values import lookup
 from segmint.traits.definition import TraitDefinition
@@ -81,7 +80,7 @@ class Route:
 
     __slots__ = ("slots", "test")
 
-    def __init__(self, test: WhereTest | None) -> None:
+    def __init__(self, test: Test | None) -> None:
         self.test = test
         self.slots: list[Slot] = []
 
@@ -117,25 +116,41 @@ def fingerprint(segments: LoadedSegments, identity: IdentityConfig) -> str:
     return hashlib.sha256(f"{SNAPSHOT_FORMAT}:{text}".encode()).hexdigest()
 
 
-def _where_test(where: tuple[PropertyFilter, ...]) -> WhereTest | None:
+class _WhereKey(Test):
+    """A ``where`` of one filter on a top-level property: the usual one."""
+
+    __slots__ = ("check", "key")
+
+    def __init__(self, key: str, check: Test) -> None:
+        self.key, self.check = key, check
+
+    def holds(self, properties: Any) -> bool:
+        return self.check.holds(properties.get(self.key) if isinstance(properties, dict) else None)
+
+
+class _Where(Test):
+    """A ``where``: every filter holds on the property at its path."""
+
+    __slots__ = ("filters",)
+
+    def __init__(self, filters: tuple[tuple[tuple[str, ...], Test], ...]) -> None:
+        self.filters = filters
+
+    def holds(self, properties: Any) -> bool:
+        for path, check in self.filters:
+            if not check.holds(lookup(properties, path)):
+                return False
+        return True
+
+
+def _where_test(where: tuple[PropertyFilter, ...]) -> Test | None:
     if not where:
         return None
     filters = tuple((f.path, compile_test(f.comparisons)) for f in where)
     if len(filters) == 1 and len(filters[0][0]) == 1:
         (key,), check = filters[0]
-
-        def single(properties: Any) -> bool:
-            return check(properties.get(key) if isinstance(properties, dict) else None)
-
-        return single
-
-    def test(properties: Any) -> bool:
-        for path, check in filters:
-            if not check(lookup(properties, path)):
-                return False
-        return True
-
-    return test
+        return _WhereKey(key, check)
+    return _Where(filters)
 
 
 class _Builder:

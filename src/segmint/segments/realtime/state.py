@@ -37,7 +37,6 @@ import math
 import sys
 from array import array
 from bisect import bisect_left, bisect_right, insort
-from collections.abc import Callable
 from typing import Any
 
 from segmint.segments.values import lookup
@@ -466,5 +465,3 @@ class SequenceSlot(Slot):
                 del events[:-2]
         return True
 
-
-WhereTest = Callable[[Any], bool]

@@ -1,0 +1,54 @@
+# Static types for compare.py when Cython compiles it (segmint/compiled.py); compare.py is the source.
+# Test.holds is a C method: the compiled leaves and routes call it without a Python frame.
+cdef int _NUM, _STR, _BOOL
+cdef int _GT, _GTE, _LT, _LTE
+
+cdef class Test:
+    cpdef bint holds(self, object value) except -1
+
+cdef class _Always(Test):
+    cpdef bint holds(self, object value) except -1
+
+cdef class _Exists(Test):
+    cdef public bint wanted
+    cpdef bint holds(self, object value) except -1
+
+cdef class _Never(Test):
+    cpdef bint holds(self, object value) except -1
+
+cdef class _Generic(Test):
+    cdef public object as_doubles
+    cpdef bint holds(self, object value) except -1
+
+cdef class _Equal(Test):
+    cdef public _Generic fallback
+    cdef public bint negated
+    cdef public object operand
+    cdef public int want
+    cpdef bint holds(self, object value) except -1
+
+cdef class _Order(Test):
+    cdef public _Generic fallback
+    cdef public bint numeric
+    cdef public int op
+    cdef public object operand
+    cpdef bint holds(self, object value) except -1
+
+cdef class _Between(Test):
+    cdef public _Generic fallback
+    cdef public object high
+    cdef public object low
+    cdef public bint numeric
+    cpdef bint holds(self, object value) except -1
+
+cdef class _Membership(Test):
+    cdef public set bools
+    cdef public _Generic fallback
+    cdef public bint negated
+    cdef public set nums
+    cdef public set strs
+    cpdef bint holds(self, object value) except -1
+
+cdef class _All(Test):
+    cdef public list tests
+    cpdef bint holds(self, object value) except -1
