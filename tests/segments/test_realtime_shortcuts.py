@@ -194,3 +194,24 @@ def test_held_messages_one_a_call_stay_sorted() -> None:
     assert not ev._held and ev.members("recent") == ["u1"]
     ev.advance(at(19))  # the latest view, at 9, leaves the window
     assert ev.members("recent") == []
+
+
+def test_only_events_whose_properties_are_read_are_parsed() -> None:
+    """A route reads properties through a ``where``, an aggregate or ``same`` values; no other event is parsed."""
+    ev = evaluator({
+        "seen": {"performed": "A", "within": "1h"},
+        "filtered": {"performed": "B", "where": {"x": 1}},
+        "spent": {"performed": "C", "sum": {"property": "v", "gte": 1}},
+        "same_cart": {"performed": "D", "followed_by": {"performed": "E", "within": "1h", "same": ["cart"]}},
+        "any_order": {"performed": "F", "followed_by": {"performed": "G"}},
+        "abandoned": {"performed": "H", "not_followed_by": {"performed": "I", "within": "1h"}},
+    })
+    assert ev._plan.parsed == {"B", "C", "D", "E"}
+    m = Messages()
+    m.track(0, "F", user="u1", cart=1)
+    m.track(1, "G", user="u1", cart=2)
+    m.track(2, "D", user="u1", cart=7)
+    m.track(3, "E", user="u1", cart=7)
+    ev.feed(m.rows)
+    ev.advance(at(4))
+    assert ev.segments_of("u1") == ["any_order", "same_cart"]

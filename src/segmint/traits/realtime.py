@@ -166,7 +166,7 @@ class TraitSlot(Slot):
     __slots__ = ("definition", "horizon", "kind", "numeric", "path")
 
     def __init__(self, index: int, definition: TraitDefinition) -> None:
-        super().__init__(index)
+        super().__init__(index, reads_properties=definition.path is not None)
         self.definition, self.horizon = definition, definition.horizon
         # Read per event: kept here rather than looked up on the definition each time.
         self.kind, self.path = definition.kind, definition.path

@@ -43,6 +43,7 @@ cdef class RealtimeEvaluator:
     cdef public tuple _stamped
     cdef public tuple _id_roots
     cdef dict _routes
+    cdef frozenset _parsed
     cdef dict _trait_leaves
     cdef dict _expiring
     cdef list _names

@@ -145,7 +145,8 @@ class RealtimeEvaluator:
         plan = self._plan = compile_plan(segments, identity)
         # The plan's parts the per-message path reads, as fields of their own (typed where
         # compiled: a C field read each, against an attribute lookup on the plan).
-        self._routes, self._trait_leaves, self._expiring = plan.routes, plan.traits, plan.expiring
+        self._routes, self._parsed = plan.routes, plan.parsed
+        self._trait_leaves, self._expiring = plan.traits, plan.expiring
         self._names, self._leaves, self._formulas = plan.names, plan.leaves, plan.formulas
         self._segments_of_leaf, self._dependents = plan.segments_of_leaf, plan.dependents
         self._identity = identity
@@ -321,10 +322,12 @@ class RealtimeEvaluator:
             self._carry(primary, state, carried, at, seq)
         profile = self._profile_of[primary]
         if kind == "track":
-            routes = self._routes.get(row.get("event"))  # type: ignore[arg-type]
+            event = row.get("event")
+            routes = self._routes.get(event)  # type: ignore[arg-type]
             if routes:
-                self._track(profile, state, routes, at, seq, _json(row.get("properties")) if properties is None
-                            else properties)
+                if properties is None and event in self._parsed:  # else nothing reads them
+                    properties = _json(row.get("properties"))
+                self._track(profile, state, routes, at, seq, properties)
         elif kind == "identify" and self._trait_leaves:
             self._identify(profile, state, at, seq, _json(row.get("traits")) if traits is None else traits)
         if profile.dirty or profile.changed:

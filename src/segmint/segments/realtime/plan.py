@@ -94,6 +94,7 @@ class Plan:
     leaf_of: dict[Condition, int]          # each leaf condition -> its leaf
     slot_count: int
     routes: dict[str, list[Route]]         # event name -> routes
+    parsed: frozenset[str]                 # events whose routes read their properties (others: not parsed)
     traits: dict[str, tuple[int, ...]]     # trait name -> leaves reading it
     leaves_of_slot: list[tuple[int, ...]]
     segments_of_leaf: list[tuple[int, ...]]
@@ -317,6 +318,8 @@ def compile_plan(segments: LoadedSegments, identity: IdentityConfig) -> Plan:
     routes: dict[str, list[Route]] = {}
     for (event, _), route in builder.routes.items():
         routes.setdefault(event, []).append(route)
+    parsed = frozenset(event for event, found in routes.items()
+                       if any(r.test is not None or any(slot.reads_properties for slot in r.slots) for r in found))
     traits: dict[str, list[int]] = {}
     for i, built in enumerate(builder.leaves):
         if isinstance(built, TraitLeaf):
@@ -329,6 +332,7 @@ def compile_plan(segments: LoadedSegments, identity: IdentityConfig) -> Plan:
         leaf_of=builder.leaf_of,
         slot_count=len(builder.slots),
         routes=routes,
+        parsed=parsed,
         traits={name: tuple(v) for name, v in traits.items()},
         leaves_of_slot=[tuple(v) for v in builder.slot_leaves],
         segments_of_leaf=[tuple(sorted(v)) for v in segments_of_leaf],

@@ -42,6 +42,7 @@ cdef class Slot:
     cdef public tuple quick
     cdef public tuple counts
     cdef public tuple deadlines
+    cdef public bint reads_properties
     cpdef bint take(self, IdState state, long long at, long long seq, object properties, long long now) except -1
 
 cdef class SelectorSlot(Slot):

@@ -209,14 +209,17 @@ class Slot:
     - ``deadlines``: ``not_followed_by`` on its A side, (leaf, gap, window): a
       new A only adds a deadline.
 
+    ``reads_properties``: whether ``take`` reads the event's properties; an
+    event no slot (or ``where``) reads them of is not parsed.
+
     The kinds of log subclass this one, so the compiled evaluator calls
     ``take`` directly (state.pxd).
     """
 
-    __slots__ = ("counts", "deadlines", "index", "leaves", "quick")
+    __slots__ = ("counts", "deadlines", "index", "leaves", "quick", "reads_properties")
 
-    def __init__(self, index: int) -> None:
-        self.index = index
+    def __init__(self, index: int, reads_properties: bool = False) -> None:
+        self.index, self.reads_properties = index, reads_properties
         self.leaves: Reads = ()
         self.quick: tuple[tuple[int, int, bool], ...] = ()
         self.counts: tuple[tuple[int, Any], ...] = ()
@@ -288,7 +291,7 @@ class AggregateSlot(Slot):
     __slots__ = ("history", "horizon", "path")
 
     def __init__(self, index: int, path: tuple[str, ...], horizon: int, history: bool) -> None:
-        super().__init__(index)
+        super().__init__(index, reads_properties=True)
         self.path, self.horizon, self.history = path, horizon, history
 
     def take(self, state: IdState, at: int, seq: int, properties: Any, now: int) -> bool:
@@ -379,7 +382,7 @@ class SequenceSlot(Slot):
 
     def __init__(self, index: int, is_a: bool, paths: tuple[tuple[str, ...], ...], window: int,
                  gap: int | None, negated: bool) -> None:
-        super().__init__(index)
+        super().__init__(index, reads_properties=bool(paths))  # the ``same`` values
         self.is_a, self.paths = is_a, paths
         self.window, self.gap, self.negated = window, gap, negated
         # followed_by without ``within`` on A: decided in place by :meth:`pairs` (see plan.py)
