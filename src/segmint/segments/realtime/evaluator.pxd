@@ -4,7 +4,7 @@ from cpython.datetime cimport datetime as cdatetime
 from segmint.segments.realtime.timers cimport Schedule
 from segmint.segments.realtime.state cimport IdState, Slot, SequenceSlot, SelectorLog
 from segmint.segments.realtime.leaves cimport Leaf, CountTest, instant
-from segmint.segments.realtime.plan cimport Route
+from segmint.segments.realtime.plan cimport Formula, Route
 
 cpdef object micros(object moment)
 cpdef object _json(object value)
@@ -70,7 +70,7 @@ cdef class RealtimeEvaluator:
     @cython.locals(changed=list, due_of=dict, leaves=list, values=list, states=list, leaf=Leaf, i=Py_ssize_t)
     cpdef list _evaluate(self, Profile profile, long long now)
     @cython.locals(current=list, values=list, formulas=list, dependents=list, leaves=list, flipped=list,
-                   position=Py_ssize_t, j=Py_ssize_t)
+                   position=Py_ssize_t, j=Py_ssize_t, formula=Formula)
     cpdef list _recompute(self, Profile profile, list changed)
     cpdef object _instant(self, object now)
     cpdef _identify(self, Profile profile, IdState state, object at, object seq, object traits)
@@ -82,6 +82,7 @@ cdef class RealtimeEvaluator:
     cpdef _resolve(self, list keys, set before, bint force=*)
     @cython.locals(names=list, members=list, changes=list, nothing=list, old=list, new=list, i=Py_ssize_t)
     cpdef list _diff(self, object now, dict pre, dict post)
+    @cython.locals(formulas=list, dependents=list, j=Py_ssize_t, formula=Formula)
     cpdef _propagate(self, list todo, Py_ssize_t flipped_from, list values, list leaves, list flipped)
     @cython.locals(links=dict)
     cpdef _carry(self, object primary, IdState state, list carried, object at, object seq)

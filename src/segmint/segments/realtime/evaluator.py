@@ -615,7 +615,8 @@ class RealtimeEvaluator:
         # left plus those dependents). Most flips have no dependents: no heap push and pop per
         # segment recomputed (two per settled instant in the benchmark).
         for position, j in enumerate(first):
-            value = formulas[j](leaves, values)
+            formula = formulas[j]
+            value = formula.holds(leaves, values)
             if value != values[j]:
                 if values is current:  # copied on the first flip: profile.segments is never mutated
                     values = list(current)
@@ -639,7 +640,8 @@ class RealtimeEvaluator:
                 heappush(todo, d)
         while todo:  # a sorted list is a heap
             j = heappop(todo)
-            value = formulas[j](leaves, values)
+            formula = formulas[j]
+            value = formula.holds(leaves, values)
             if value != values[j]:
                 values[j] = value
                 flipped.append(j)

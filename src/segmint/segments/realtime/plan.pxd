@@ -16,3 +16,28 @@ cdef class _Where(Test):
     cdef public tuple filters
     @cython.locals(check=Test)
     cpdef bint holds(self, object properties) except -1
+
+cdef class Formula:
+    cpdef bint holds(self, list leaves, list segments) except -1
+
+cdef class _LeafValue(Formula):
+    cdef public Py_ssize_t index
+    cpdef bint holds(self, list leaves, list segments) except -1
+
+cdef class _SegmentValue(Formula):
+    cdef public Py_ssize_t index
+    cpdef bint holds(self, list leaves, list segments) except -1
+
+cdef class _Negation(Formula):
+    cdef public Formula part
+    cpdef bint holds(self, list leaves, list segments) except -1
+
+cdef class _Conjunction(Formula):
+    cdef public list parts
+    @cython.locals(part=Formula)
+    cpdef bint holds(self, list leaves, list segments) except -1
+
+cdef class _Disjunction(Formula):
+    cdef public list parts
+    @cython.locals(part=Formula)
+    cpdef bint holds(self, list leaves, list segments) except -1

@@ -14,9 +14,11 @@
   false), ``quick`` ("performed X within W" and "none within W": decided by
   the event itself), ``counts`` (all-history counts: decided by the total)
   and ``deadlines`` (a new A of ``not_followed_by`` only schedules one).
-- Each segment becomes a formula over leaf values ``L`` and the values of
-  the segments it references ``S``, compiled to a Python function; segments
-  are numbered in dependency order, so a segment's references come first.
+- Each segment becomes a :class:`Formula` over leaf values ``L`` and the
+  values of the segments it references ``S``: a tree of small nodes, a C
+  method each when compiled (a Python lambda per segment cost a frame per
+  call, about one per message); segments are numbered in dependency order,
+  so a segment's references come first.
 
 Everything here is decided once per set of definitions; the evaluator only
 indexes into it.
@@ -25,7 +27,6 @@ indexes into it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,7 +69,6 @@ from segmint.traits.definition import TraitDefinition
 
 SNAPSHOT_FORMAT = 4  # 2: numbers as doubles (sums, min, max, same keys); 3: IdState's first sighting as (at, seq);
                      # 4: identity links as named tuples
-Formula = Callable[[list[bool], list[bool]], bool]
 
 
 class Route:
@@ -277,18 +277,86 @@ class _Builder:
         return index
 
 
-def _formula(condition: Condition, leaf_of: dict[Condition, int], segment_of: dict[str, int]) -> str:
+class Formula:
+    """A segment's condition over leaf values ``L`` and segment values ``S``: ``formula(L, S)``, or ``.holds``."""
+
+    __slots__ = ()
+
+    def __call__(self, leaves: list[bool], segments: list[bool]) -> bool:
+        return self.holds(leaves, segments)
+
+    def holds(self, leaves: list[bool], segments: list[bool]) -> bool:
+        raise NotImplementedError
+
+
+class _LeafValue(Formula):
+    __slots__ = ("index",)
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+
+    def holds(self, leaves: list[bool], segments: list[bool]) -> bool:
+        return leaves[self.index]
+
+
+class _SegmentValue(Formula):
+    __slots__ = ("index",)
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+
+    def holds(self, leaves: list[bool], segments: list[bool]) -> bool:
+        return segments[self.index]
+
+
+class _Negation(Formula):
+    __slots__ = ("part",)
+
+    def __init__(self, part: Formula) -> None:
+        self.part = part
+
+    def holds(self, leaves: list[bool], segments: list[bool]) -> bool:
+        return not self.part.holds(leaves, segments)
+
+
+class _Conjunction(Formula):
+    """Every part holds (none: true); ``any`` is its De Morgan twin, :class:`_Disjunction`."""
+
+    __slots__ = ("parts",)
+
+    def __init__(self, parts: list[Formula]) -> None:
+        self.parts = parts
+
+    def holds(self, leaves: list[bool], segments: list[bool]) -> bool:
+        for part in self.parts:
+            if not part.holds(leaves, segments):
+                return False
+        return True
+
+
+class _Disjunction(Formula):
+    __slots__ = ("parts",)
+
+    def __init__(self, parts: list[Formula]) -> None:
+        self.parts = parts
+
+    def holds(self, leaves: list[bool], segments: list[bool]) -> bool:
+        for part in self.parts:
+            if part.holds(leaves, segments):
+                return True
+        return False
+
+
+def _formula(condition: Condition, leaf_of: dict[Condition, int], segment_of: dict[str, int]) -> Formula:
     if isinstance(condition, All):
-        parts = [_formula(c, leaf_of, segment_of) for c in condition.conditions]
-        return "(" + " and ".join(parts) + ")" if parts else "True"
+        return _Conjunction([_formula(c, leaf_of, segment_of) for c in condition.conditions])
     if isinstance(condition, AnyOf):
-        parts = [_formula(c, leaf_of, segment_of) for c in condition.conditions]
-        return "(" + " or ".join(parts) + ")" if parts else "False"
+        return _Disjunction([_formula(c, leaf_of, segment_of) for c in condition.conditions])
     if isinstance(condition, Not):
-        return f"(not {_formula(condition.condition, leaf_of, segment_of)})"
+        return _Negation(_formula(condition.condition, leaf_of, segment_of))
     if isinstance(condition, InSegment):
-        return f"S[{segment_of[condition.segment]}]"
-    return f"L[{leaf_of[condition]}]"
+        return _SegmentValue(segment_of[condition.segment])
+    return _LeafValue(leaf_of[condition])
 
 
 def compile_plan(segments: LoadedSegments, identity: IdentityConfig) -> Plan:
@@ -308,9 +376,7 @@ def compile_plan(segments: LoadedSegments, identity: IdentityConfig) -> Plan:
             elif isinstance(node, InSegment):
                 dependents[segment_of[node.segment]].append(i)
         leaves_by_segment.append(used)
-        # Only integer indices reach the source: names and values never do.
-        source = f"lambda L, S: {_formula(condition, builder.leaf_of, segment_of)}"
-        formulas.append(eval(compile(source, f"<segment {names[i]}>", "eval"), {"__builtins__": {}}))
+        formulas.append(_formula(condition, builder.leaf_of, segment_of))
     segments_of_leaf: list[list[int]] = [[] for _ in builder.leaves]
     for i, used in enumerate(leaves_by_segment):
         for leaf in used:
