@@ -2,7 +2,13 @@
 # Times and seqs are C long long (microseconds and store seqs fit); stamps (time << 64 | seq) and
 # exact sums stay Python ints.
 cimport cython
+from cpython.array cimport array, resize_smart
 from segmint.segments.values cimport lookup
+
+cdef bint COMPILED
+
+@cython.locals(n=Py_ssize_t)
+cpdef _push(array values, long long value)
 
 # Helpers the other compiled modules call for every event: C calls there (their pxd cimports them).
 cpdef object exact(object value)
