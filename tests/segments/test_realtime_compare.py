@@ -99,6 +99,14 @@ def test_sums_are_exact_over_doubles_and_rounded_once(values: list[float]) -> No
         assert to_float(total, len(values)) == float(truth / len(values))
 
 
+@settings(max_examples=500, deadline=None)
+@given(value=st.one_of(st.floats(allow_nan=False, allow_infinity=False), st.integers(-2**1000, 2**1000),
+                       st.sampled_from([0.0, -0.0, 5e-324, -5e-324, 2.2250738585072014e-308, 1.7976931348623157e308])))
+def test_a_double_in_units_of_the_smallest_subnormal_is_exact(value: float) -> None:
+    """The compiled build reads the significand with frexp; both builds must give the double's exact value."""
+    assert exact(value) == Fraction(float(value)) * 2**1074
+
+
 def test_a_sum_beyond_the_largest_double_is_infinite() -> None:
     assert to_float(exact(1.7e308) + exact(1.7e308)) == float("inf")
     assert to_float(-exact(1.7e308) - exact(1.7e308)) == float("-inf")

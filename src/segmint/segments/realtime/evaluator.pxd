@@ -55,7 +55,7 @@ cdef class RealtimeEvaluator:
     @cython.locals(held=list, future=Py_ssize_t, added=Py_ssize_t)
     cpdef list feed(self, object rows)
     @cython.locals(held=list, schedule=Schedule, changes=list, touched=dict, expiring=dict,
-                   profile=Profile, due_of=dict, dirty=set, values=list)
+                   profile=Profile, due_of=dict, marked=bint, values=list)
     cpdef list advance(self, object now)
     @cython.locals(state=IdState, profile=Profile, carried=list, parsed=dict)
     cpdef _apply(self, dict row, object at)

@@ -3,6 +3,7 @@
 # exact sums stay Python ints.
 cimport cython
 from cpython.array cimport array, resize_smart
+from libc.math cimport frexp
 from segmint.segments.values cimport lookup
 
 cdef bint COMPILED
@@ -11,6 +12,8 @@ cdef bint COMPILED
 cpdef _push(array values, long long value)
 
 # Helpers the other compiled modules call for every event: C calls there (their pxd cimports them).
+@cython.locals(as_double=cython.double, fraction=cython.double, exponent=cython.int, whole=object,
+               shift=cython.int)
 cpdef object exact(object value)
 cpdef object to_float(object total, object count=*)
 cpdef bint number(object value) except -1
