@@ -107,6 +107,22 @@ def test_a_double_in_units_of_the_smallest_subnormal_is_exact(value: float) -> N
     assert exact(value) == Fraction(float(value)) * 2**1074
 
 
+@settings(max_examples=300, deadline=None)
+@given(first=SCALARS, second=SCALARS, other=st.sampled_from(["a", 3, 3.0, True]), two=st.booleans())
+def test_same_keys_are_equal_exactly_when_the_values_are(first: Any, second: Any, other: Any, two: bool) -> None:
+    """One path or several: keys equal as values.py's ``eq`` on doubles, and hash alike when equal."""
+    paths = (("v",), ("w",)) if two else (("v",),)
+    key_a = same_key({"v": first, "w": other}, paths, None)
+    key_b = same_key({"v": second, "w": other}, paths, None)
+    if first is None or second is None:
+        assert (key_a is None) == (first is None) and (key_b is None) == (second is None)
+        return
+    equal = holds(double(first), Comparison("eq", double(second)))
+    assert (key_a == key_b) == equal
+    if equal:
+        assert hash(key_a) == hash(key_b)
+
+
 def test_a_sum_beyond_the_largest_double_is_infinite() -> None:
     assert to_float(exact(1.7e308) + exact(1.7e308)) == float("inf")
     assert to_float(-exact(1.7e308) - exact(1.7e308)) == float("-inf")

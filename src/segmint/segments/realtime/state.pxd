@@ -17,6 +17,7 @@ cpdef _push(array values, long long value)
 cpdef object exact(object value)
 cpdef object to_float(object total, object count=*)
 cpdef bint number(object value) except -1
+cpdef object _same_part(object value, object seq)
 cpdef object same_key(object properties, tuple paths, object seq)
 cpdef object stamp(object at, object seq)
 cpdef tuple unstamp(object value)

@@ -50,7 +50,7 @@ except ImportError:  # Cython is only needed to build the compiled core
 
 FRACTION_BITS = 1074
 RECENT = 5  # events kept to explain an all-history condition
-Key = tuple[Any, ...]
+Key = Any  # a same key: a string, a double, a tagged tuple, or a tuple of those
 # The leaves a slot's events can change: (leaf, the value a new event cannot change, or None).
 Reads = tuple[tuple[int, "bool | None"], ...]
 
@@ -93,28 +93,41 @@ def number(value: Any) -> bool:
     return False
 
 
+def _same_part(value: Any, seq: int | None) -> Any:
+    """One ``same`` value as a key part: a string itself, a number as a double, a boolean tagged."""
+    kind = value.__class__
+    if kind is str:
+        return value
+    if kind is float:
+        return value
+    if kind is int:
+        return float(value)  # numbers are equal as doubles
+    if kind is bool:
+        return ("b", value)  # never equal to a number (True == 1.0 in Python)
+    if value is None or seq is None:
+        return None
+    return ("x", seq)
+
+
 def same_key(properties: Any, paths: tuple[tuple[str, ...], ...], seq: int | None) -> Key | None:
     """The ``same`` values of an event as a hashable key, or None if one is missing.
 
     Keys compare as values.py compares: 3 and 3.0 are one key, True and 1
     are not. A list or object value equals nothing: an A gets a key of its
     own (``seq``), a B (``seq`` None) is dropped.
+
+    With one path (the usual ``same: [cart_id]``) the key is the part itself:
+    a string keeps its hash, where a tuple is hashed anew at every lookup
+    (the sequence leaves look keys up at every evaluation).
     """
-    parts: list[tuple[str, Any]] = []
+    if len(paths) == 1:
+        return _same_part(lookup(properties, paths[0]), seq)
+    parts = []
     for path in paths:
-        value = lookup(properties, path)
-        if value is None:
+        part = _same_part(lookup(properties, path), seq)
+        if part is None:
             return None
-        if isinstance(value, bool):
-            parts.append(("b", value))
-        elif isinstance(value, (int, float)):
-            parts.append(("n", float(value)))  # numbers are equal as doubles
-        elif isinstance(value, str):
-            parts.append(("s", value))
-        elif seq is None:
-            return None
-        else:
-            parts.append(("x", seq))
+        parts.append(part)
     return tuple(parts)
 
 
