@@ -7,6 +7,9 @@ from segmint.segments.realtime.leaves cimport Leaf, CountTest, instant
 from segmint.segments.realtime.plan cimport Formula, Route
 
 cpdef object micros(object moment)
+cpdef bint _among(IdState state, list states) except -1
+@cython.locals(log=object)
+cpdef bint _empty(IdState state) except -1
 cpdef object _json(object value)
 cpdef object _json_with(object value, tuple quoted)
 @cython.locals(days=cython.longlong, seconds=cython.longlong)
@@ -78,6 +81,8 @@ cdef class RealtimeEvaluator:
     cpdef _link(self, object a, object b, object at, object seq)
     cpdef _may_rename(self, object key)
     cpdef set _filled(self, list states)
+    @cython.locals(old=Profile, kept=bint, state=IdState)
+    cpdef Profile _heir(self, set before, list states)
     cpdef set _profiles_in(self, list keys)
     cpdef _resolve(self, list keys, set before, bint force=*)
     @cython.locals(names=list, members=list, changes=list, nothing=list, old=list, new=list, i=Py_ssize_t)

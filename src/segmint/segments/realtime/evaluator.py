@@ -119,6 +119,23 @@ def _json_with(value: Any, quoted: tuple[str, ...]) -> Any:
     return _json(value)
 
 
+def _among(state: IdState, states: list[IdState]) -> bool:
+    for other in states:
+        if other is state:
+            return True
+    return False
+
+
+def _empty(state: IdState) -> bool:
+    """Whether an identifier holds nothing a leaf reads: no log filled, no trait."""
+    if state.traits:
+        return False
+    for log in state.logs:
+        if log is not None:
+            return False
+    return True
+
+
 class Profile:
     """One resolved profile's cached verdicts: leaves, segments, timers."""
 
@@ -455,6 +472,31 @@ class RealtimeEvaluator:
                 leaves.update(plan.traits.get(name, ()))
         return leaves
 
+    def _heir(self, before: set[Profile], states: list[IdState]) -> Profile | None:
+        """A replaced profile whose verdicts a new one with these ``states`` can take over, if any.
+
+        One whose identifiers all stay together while the new one's other
+        identifiers hold nothing yet: the usual merge, a visitor's first
+        message as a user carrying the anonymous id it browsed with. The new
+        profile reads the same logs and traits, so every leaf, due and pending
+        re-evaluation of the old one holds for it (re-evaluating them was a
+        tenth of all leaf evaluations in the real-time benchmark).
+        """
+        for old in before:
+            kept = True
+            for state in old.states:
+                if not _among(state, states):
+                    kept = False
+                    break
+            if not kept:
+                continue
+            for state in states:
+                if not _among(state, old.states) and not _empty(state):
+                    break
+            else:
+                return old
+        return None
+
     def _profiles_in(self, keys: list[IdKey]) -> set[Profile]:
         return {p for k in keys if (p := self._profile_of.get(k)) is not None}
 
@@ -481,7 +523,17 @@ class RealtimeEvaluator:
                 profile = old
             else:
                 profile = Profile(profile_id, primaries, [ids[m] for m in primaries], self._plan)
-                profile.dirty.update(self._filled(profile.states))
+                heir = self._heir(before, profile.states)
+                if heir is not None:  # the same data: its verdicts, dues and pending work hold
+                    profile.leaves = list(heir.leaves)
+                    profile.segments = heir.segments
+                    profile.due_of.update(heir.due_of)
+                    profile.dirty.update(heir.dirty)
+                    profile.changed.extend(heir.changed)
+                    if profile.due_of:  # its entry must be at or before every due it has (see _evaluate)
+                        self._schedule.want(profile, min(profile.due_of.values()))
+                else:
+                    profile.dirty.update(self._filled(profile.states))
                 made.append(profile)
             for member in component:
                 profile_of[member] = profile
