@@ -34,6 +34,8 @@ from segmint.segments.realtime.timers import Schedule
 
 def assert_verdicts_are_fresh(ev: RealtimeEvaluator) -> None:
     plan, now = ev._plan, ev._clock
+    for key, state in ev._ids.items():  # each identifier's state points to its profile
+        assert state.profile is ev._profile_of[key] and state.profile.alive, key
     for profile in ev._by_id.values():
         assert not profile.dirty and not profile.changed, profile.id
         wakes = []

@@ -84,6 +84,7 @@ cdef class RealtimeEvaluator:
     @cython.locals(old=Profile, kept=bint, state=IdState)
     cpdef Profile _heir(self, set before, list states)
     cpdef set _profiles_in(self, list keys)
+    @cython.locals(state=IdState)
     cpdef _resolve(self, list keys, set before, bint force=*)
     @cython.locals(names=list, members=list, changes=list, nothing=list, old=list, new=list, i=Py_ssize_t)
     cpdef list _diff(self, object now, dict pre, dict post)

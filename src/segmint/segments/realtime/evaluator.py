@@ -56,6 +56,13 @@ from segmint.segments.realtime.plan import SNAPSHOT_FORMAT, Plan, Route, compile
 from segmint.segments.realtime.state import SEQ_BITS, IdState, SequenceSlot
 from segmint.segments.realtime.timers import NEVER, Schedule
 
+try:
+    import cython
+
+    BUILD = "compiled" if cython.compiled else "pure Python"  # a constant when Cython compiles this module
+except ImportError:  # Cython is only needed to build the compiled core
+    BUILD = "pure Python"
+
 BEFORE = -(1 << 62)  # the clock of an evaluator created without `start`: nothing exists yet
 # A Change built without its named tuple's Python-level __new__ (a frame per change: ~one per message).
 _change = tuple.__new__
@@ -191,6 +198,15 @@ class RealtimeEvaluator:
                 root, _, rest = path.partition(".")
                 roots.setdefault(root, set()).add(orjson.dumps(rest.split(".")[0]).decode())
         self._id_roots = tuple((root, tuple(sorted(keys))) for root, keys in sorted(roots.items()))
+
+    def __del__(self) -> None:
+        # Identifier states point to their profiles and profiles to their states: cut those
+        # links so that reference counting frees the state, as it frees everything else the
+        # evaluator drops (replay and serve freeze the heap out of the cyclic collector's walks).
+        ids = getattr(self, "_ids", None)
+        if ids:
+            for state in ids.values():
+                state.profile = None
 
     # ---- time and messages -------------------------------------------------------
 
@@ -341,7 +357,7 @@ class RealtimeEvaluator:
                 self._may_rename(primary)
         if carried:
             self._carry(primary, state, carried, at, seq)
-        profile = self._profile_of[primary]
+        profile = state.profile
         if kind == "track":
             event = row.get("event")
             routes = self._routes.get(event)  # type: ignore[arg-type]
@@ -440,8 +456,10 @@ class RealtimeEvaluator:
         if profile is not None:
             profile.keys.append(key)
             profile.states.append(state)
+            state.profile = profile
             return
         profile = Profile(self._graph.profile_id(key), [key], [state], self._plan)
+        state.profile = profile
         for member in self._graph.component(key):
             self._profile_of[member] = profile
         self._by_id[profile.id] = profile
@@ -537,6 +555,8 @@ class RealtimeEvaluator:
                 made.append(profile)
             for member in component:
                 profile_of[member] = profile
+            for state in profile.states:
+                state.profile = profile
         for old in before - kept:
             old.alive = False
             self._touched[old] = None
@@ -775,6 +795,7 @@ class RealtimeEvaluator:
         """The state that survives a restart (versioned; valid for these definitions only)."""
         state = {
             "format": SNAPSHOT_FORMAT,
+            "build": BUILD,
             "fingerprint": self._plan.fingerprint,
             "clock": self._clock,
             "graph": self._graph,
@@ -790,20 +811,24 @@ class RealtimeEvaluator:
         """An evaluator in the snapshot's state, its pending deadlines and windows included.
 
         Raises :class:`SnapshotError` when the snapshot is unreadable, of
-        another format, or taken under other definitions or identity rules.
+        another format, written by the other build of the core (compiled or
+        pure Python: their objects pickle differently, so a snapshot names its
+        build), or taken under other definitions or identity rules.
         Snapshots are pickles: restore only those this process's store wrote.
         """
         try:
             state = pickle.loads(snapshot)
         except Exception as error:  # noqa: BLE001 - any unpickling failure means "not a snapshot"
-            # Also a snapshot of the other build of the core (compiled or pure Python): their classes
-            # pickle differently (tests/segments/test_compiled.py).
+            # Often a snapshot of the other build, whose classes this one cannot unpickle.
             raise SnapshotError(f"not a real-time snapshot of this build of segmint ({error}); rebuild by feeding "
                                 "the stored events") from None
         if not isinstance(state, dict) or state.get("format") != SNAPSHOT_FORMAT:
             found = state.get("format") if isinstance(state, dict) else None
             raise SnapshotError(f"snapshot format {found!r}, this segmint reads {SNAPSHOT_FORMAT}; "
                                 "rebuild by feeding the stored events")
+        if state.get("build") != BUILD:  # their objects pickle differently: refused, whatever they hold
+            raise SnapshotError(f"a snapshot of the {state.get('build')} build of segmint's core, this is the {BUILD} "
+                                "build (segmint --version); rebuild by feeding the stored events")
         evaluator = cls(segments, identity)
         if state["fingerprint"] != evaluator.fingerprint:
             raise SnapshotError("the segment definitions or identity rules changed since this snapshot was "
@@ -822,6 +847,8 @@ class RealtimeEvaluator:
             profile.dirty.update(evaluator._filled(profile.states))
             for member in members:
                 evaluator._profile_of[member] = profile
+            for held_by in profile.states:
+                held_by.profile = profile
             evaluator._by_id[profile_id] = profile
             evaluator._touched[profile] = None
         evaluator._settle(evaluator._clock)  # memberships as they were; nothing to emit

@@ -68,7 +68,8 @@ from segmint.traits.definition import TraitDefinition
 
 
 SNAPSHOT_FORMAT = 5  # 2: numbers as doubles (sums, min, max, same keys); 3: IdState's first sighting as (at, seq);
-                     # 4: identity links as named tuples; 5: same keys of one path as the value itself
+                     # 4: identity links as named tuples; 5: same keys of one path as the value itself,
+                     # identifier states pickled without their profile
 
 
 class Route:

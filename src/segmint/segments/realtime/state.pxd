@@ -31,6 +31,7 @@ cdef class IdState:
     cdef public long long first_seq
     cdef public object linked
     cdef public object linked_mark
+    cdef public object profile
     cpdef bint set_trait(self, str name, long long at, long long seq, object value)
 
 @cython.locals(value=object)

@@ -153,9 +153,12 @@ class IdState:
     ``linked``/``linked_mark``: the last identifier its messages carried, and
     the stamp of that link's first appearance then: most messages carry the
     same one again, later, and need not look the link up (evaluator.py).
+    ``profile``: the evaluator's profile holding it, kept by the evaluator
+    (a message reaches its profile without a second lookup by identifier);
+    not part of a snapshot, which rebuilds the profiles.
     """
 
-    __slots__ = ("first_at", "first_seq", "linked", "linked_mark", "logs", "traits")
+    __slots__ = ("first_at", "first_seq", "linked", "linked_mark", "logs", "profile", "traits")
 
     def __init__(self, slots: int, first_at: int = 0, first_seq: int = 0) -> None:
         self.logs: list[Any] = [None] * slots
@@ -163,6 +166,11 @@ class IdState:
         self.first_at, self.first_seq = first_at, first_seq
         self.linked: Any = None
         self.linked_mark = 0
+        self.profile: Any = None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _restored_state, (self.logs, self.traits, self.first_at, self.first_seq, self.linked,
+                                 self.linked_mark)
 
     def set_trait(self, name: str, at: int, seq: int, value: Any) -> bool:
         current = self.traits.get(name)
@@ -170,6 +178,13 @@ class IdState:
             self.traits[name] = (at, seq, value)
             return True
         return False
+
+
+def _restored_state(logs: list[Any], traits: dict[str, tuple[int, int, Any]], first_at: int, first_seq: int,
+                    linked: Any, linked_mark: int) -> IdState:
+    state = IdState(0, first_at, first_seq)
+    state.logs, state.traits, state.linked, state.linked_mark = logs, traits, linked, linked_mark
+    return state
 
 
 def _remember(recent: list[int], at: int, seq: int) -> None:
