@@ -6,14 +6,12 @@ cdef int _GT, _GTE, _LT, _LTE
 cdef class Test:
     cpdef bint holds(self, object value) except -1
 
-cdef class _Always(Test):
+cdef class _Constant(Test):
+    cdef public bint answer
     cpdef bint holds(self, object value) except -1
 
 cdef class _Exists(Test):
     cdef public bint wanted
-    cpdef bint holds(self, object value) except -1
-
-cdef class _Never(Test):
     cpdef bint holds(self, object value) except -1
 
 cdef class _Generic(Test):

@@ -54,13 +54,16 @@ class Test:
         raise NotImplementedError
 
 
-class _Always(Test):
-    """No comparisons: everything holds."""
+class _Constant(Test):
+    """No comparisons (always true), or ``eq`` null or a list (never true)."""
 
-    __slots__ = ()
+    __slots__ = ("answer",)
+
+    def __init__(self, answer: bool) -> None:
+        self.answer = answer
 
     def holds(self, value: Any) -> bool:
-        return True
+        return self.answer
 
 
 class _Exists(Test):
@@ -73,15 +76,6 @@ class _Exists(Test):
 
     def holds(self, value: Any) -> bool:
         return (value is not None) == self.wanted
-
-
-class _Never(Test):
-    """``eq`` null, or ``eq`` a list: never true."""
-
-    __slots__ = ()
-
-    def holds(self, value: Any) -> bool:
-        return False
 
 
 class _Generic(Test):
@@ -253,7 +247,7 @@ def _one(comparison: Comparison) -> Test:
             return _Equal(comparison, _STR)
         if want == "bool":
             return _Equal(comparison, _BOOL)
-        return _Never() if op == "eq" else _Exists(True)  # eq null (or a list) is never true; ne is "present"
+        return _Constant(False) if op == "eq" else _Exists(True)  # eq null (or a list) is never true; ne is "present"
     if op in _ORDERS:
         return _Order(comparison)
     if op == "between":
@@ -269,7 +263,7 @@ def compile_test(comparisons: tuple[Comparison, ...]) -> Test:
     """One predicate for a tuple of comparisons that must all hold."""
     tests = [_one(comparison) for comparison in comparisons]
     if not tests:
-        return _Always()
+        return _Constant(True)
     if len(tests) == 1:
         return tests[0]
     return _All(tests)

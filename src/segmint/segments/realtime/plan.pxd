@@ -20,24 +20,17 @@ cdef class _Where(Test):
 cdef class Formula:
     cpdef bint holds(self, list leaves, list segments) except -1
 
-cdef class _LeafValue(Formula):
+cdef class _Value(Formula):
     cdef public Py_ssize_t index
-    cpdef bint holds(self, list leaves, list segments) except -1
-
-cdef class _SegmentValue(Formula):
-    cdef public Py_ssize_t index
+    cdef public bint of_segment
     cpdef bint holds(self, list leaves, list segments) except -1
 
 cdef class _Negation(Formula):
     cdef public Formula part
     cpdef bint holds(self, list leaves, list segments) except -1
 
-cdef class _Conjunction(Formula):
+cdef class _Junction(Formula):
+    cdef public bint any_of
     cdef public list parts
-    @cython.locals(part=Formula)
-    cpdef bint holds(self, list leaves, list segments) except -1
-
-cdef class _Disjunction(Formula):
-    cdef public list parts
-    @cython.locals(part=Formula)
+    @cython.locals(part=Formula, decisive=bint)
     cpdef bint holds(self, list leaves, list segments) except -1

@@ -290,24 +290,16 @@ class Formula:
         raise NotImplementedError
 
 
-class _LeafValue(Formula):
-    __slots__ = ("index",)
+class _Value(Formula):
+    """A leaf's value, or a referenced segment's."""
 
-    def __init__(self, index: int) -> None:
-        self.index = index
+    __slots__ = ("index", "of_segment")
 
-    def holds(self, leaves: list[bool], segments: list[bool]) -> bool:
-        return leaves[self.index]
-
-
-class _SegmentValue(Formula):
-    __slots__ = ("index",)
-
-    def __init__(self, index: int) -> None:
-        self.index = index
+    def __init__(self, index: int, of_segment: bool) -> None:
+        self.index, self.of_segment = index, of_segment
 
     def holds(self, leaves: list[bool], segments: list[bool]) -> bool:
-        return segments[self.index]
+        return segments[self.index] if self.of_segment else leaves[self.index]
 
 
 class _Negation(Formula):
@@ -320,44 +312,31 @@ class _Negation(Formula):
         return not self.part.holds(leaves, segments)
 
 
-class _Conjunction(Formula):
-    """Every part holds (none: true); ``any`` is its De Morgan twin, :class:`_Disjunction`."""
+class _Junction(Formula):
+    """``all`` (every part holds; none: true) or ``any`` (some part holds; none: false)."""
 
-    __slots__ = ("parts",)
+    __slots__ = ("any_of", "parts")
 
-    def __init__(self, parts: list[Formula]) -> None:
-        self.parts = parts
-
-    def holds(self, leaves: list[bool], segments: list[bool]) -> bool:
-        for part in self.parts:
-            if not part.holds(leaves, segments):
-                return False
-        return True
-
-
-class _Disjunction(Formula):
-    __slots__ = ("parts",)
-
-    def __init__(self, parts: list[Formula]) -> None:
-        self.parts = parts
+    def __init__(self, parts: list[Formula], any_of: bool) -> None:
+        self.parts, self.any_of = parts, any_of
 
     def holds(self, leaves: list[bool], segments: list[bool]) -> bool:
+        decisive = self.any_of  # the answer of a part that decides the whole: true for any, false for all
         for part in self.parts:
-            if part.holds(leaves, segments):
-                return True
-        return False
+            if part.holds(leaves, segments) == decisive:
+                return decisive
+        return not decisive
 
 
 def _formula(condition: Condition, leaf_of: dict[Condition, int], segment_of: dict[str, int]) -> Formula:
-    if isinstance(condition, All):
-        return _Conjunction([_formula(c, leaf_of, segment_of) for c in condition.conditions])
-    if isinstance(condition, AnyOf):
-        return _Disjunction([_formula(c, leaf_of, segment_of) for c in condition.conditions])
+    if isinstance(condition, (All, AnyOf)):
+        parts = [_formula(c, leaf_of, segment_of) for c in condition.conditions]
+        return _Junction(parts, any_of=isinstance(condition, AnyOf))
     if isinstance(condition, Not):
         return _Negation(_formula(condition.condition, leaf_of, segment_of))
     if isinstance(condition, InSegment):
-        return _SegmentValue(segment_of[condition.segment])
-    return _LeafValue(leaf_of[condition])
+        return _Value(segment_of[condition.segment], of_segment=True)
+    return _Value(leaf_of[condition], of_segment=False)
 
 
 def compile_plan(segments: LoadedSegments, identity: IdentityConfig) -> Plan:
