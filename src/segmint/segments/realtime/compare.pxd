@@ -1,7 +1,6 @@
 # Static types for compare.py when Cython compiles it (segmint/compiled.py); compare.py is the source.
 # Test.holds is a C method: the compiled leaves and routes call it without a Python frame.
 cdef int _NUM, _STR, _BOOL
-cdef int _GT, _GTE, _LT, _LTE
 
 cdef class Test:
     cpdef bint holds(self, object value) except -1
@@ -25,17 +24,12 @@ cdef class _Equal(Test):
     cdef public int want
     cpdef bint holds(self, object value) except -1
 
-cdef class _Order(Test):
-    cdef public _Generic fallback
-    cdef public bint numeric
-    cdef public int op
-    cdef public object operand
-    cpdef bint holds(self, object value) except -1
-
-cdef class _Between(Test):
+cdef class _Range(Test):
     cdef public _Generic fallback
     cdef public object high
+    cdef public bint high_open
     cdef public object low
+    cdef public bint low_open
     cdef public bint numeric
     cpdef bint holds(self, object value) except -1
 

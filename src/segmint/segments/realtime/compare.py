@@ -124,19 +124,18 @@ class _Equal(Test):
         return found != self.negated
 
 
-# Orders, for _Order.op.
-_GT, _GTE, _LT, _LTE = 0, 1, 2, 3
-_ORDERS = {"gt": _GT, "gte": _GTE, "lt": _LT, "lte": _LTE}
+class _Range(Test):
+    """``gt``/``gte``/``lt``/``lte``/``between``: a number (ints as doubles) or a string within bounds.
 
+    A bound of None is no bound; an open one excludes its value.
+    """
 
-class _Order(Test):
-    """``gt``/``gte``/``lt``/``lte`` a number (ints as doubles) or a string."""
+    __slots__ = ("fallback", "high", "high_open", "low", "low_open", "numeric")
 
-    __slots__ = ("fallback", "numeric", "op", "operand")
-
-    def __init__(self, comparison: Comparison) -> None:
-        self.op, self.operand = _ORDERS[comparison.op], double(comparison.value)
-        self.numeric = kind(self.operand) == "num"
+    def __init__(self, comparison: Comparison, low: Any, high: Any, *, open_low: bool = False,
+                 open_high: bool = False) -> None:
+        self.low, self.high, self.low_open, self.high_open = low, high, open_low, open_high
+        self.numeric = kind(low if low is not None else high) == "num"
         self.fallback = _Generic(comparison)
 
     def holds(self, value: Any) -> bool:
@@ -151,39 +150,10 @@ class _Order(Test):
             return False
         else:
             return self.fallback.holds(value)
-        op, operand = self.op, self.operand
-        if op == _GT:
-            return v > operand
-        if op == _GTE:
-            return v >= operand
-        if op == _LT:
-            return v < operand
-        return v <= operand
-
-
-class _Between(Test):
-    """``between`` two numbers or two strings, inclusive."""
-
-    __slots__ = ("fallback", "high", "low", "numeric")
-
-    def __init__(self, comparison: Comparison, numeric: bool) -> None:
-        self.low, self.high = double(comparison.value)
-        self.numeric = numeric
-        self.fallback = _Generic(comparison)
-
-    def holds(self, value: Any) -> bool:
-        t = value.__class__
-        if self.numeric and t is float:
-            v = value
-        elif self.numeric and t is int:
-            v = double(value)
-        elif not self.numeric and t is str:
-            v = value
-        elif t in _JSON:
+        low, high = self.low, self.high
+        if low is not None and (v <= low if self.low_open else v < low):
             return False
-        else:
-            return self.fallback.holds(value)
-        return self.low <= v <= self.high
+        return high is None or (v < high if self.high_open else v <= high)
 
 
 class _Membership(Test):
@@ -248,12 +218,14 @@ def _one(comparison: Comparison) -> Test:
         if want == "bool":
             return _Equal(comparison, _BOOL)
         return _Constant(False) if op == "eq" else _Exists(True)  # eq null (or a list) is never true; ne is "present"
-    if op in _ORDERS:
-        return _Order(comparison)
+    if op in ("gt", "gte"):
+        return _Range(comparison, double(comparison.value), None, open_low=op == "gt")
+    if op in ("lt", "lte"):
+        return _Range(comparison, None, double(comparison.value), open_high=op == "lt")
     if op == "between":
         low, high = double(comparison.value)
         if kind(low) == kind(high) and kind(low) in ("num", "str"):
-            return _Between(comparison, kind(low) == "num")
+            return _Range(comparison, low, high)
     if op in ("in", "not_in"):
         return _Membership(comparison)
     return _Generic(comparison)
