@@ -1,5 +1,7 @@
 # Static types for compare.py when Cython compiles it (segmint/compiled.py); compare.py is the source.
 # Test.holds is a C method: the compiled leaves and routes call it without a Python frame.
+cimport cython
+from segmint.segments.values cimport lookup
 cdef int _NUM, _STR, _BOOL
 
 cdef class Test:
@@ -44,3 +46,13 @@ cdef class _Membership(Test):
 cdef class _All(Test):
     cdef public list tests
     cpdef bint holds(self, object value) except -1
+
+cdef class _WhereKey(Test):
+    cdef public object key
+    cdef public Test check
+    cpdef bint holds(self, object properties) except -1
+
+cdef class _Where(Test):
+    cdef public tuple filters
+    @cython.locals(check=Test)
+    cpdef bint holds(self, object properties) except -1

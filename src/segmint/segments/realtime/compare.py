@@ -11,6 +11,9 @@ per comparison (they were 5 % of the real-time benchmark's instructions as
 closures). Closures would also not survive compilation: Cython's share one
 scope object per function, so sibling closures would form reference cycles.
 
+A ``where`` (filters on an event's properties) is one more such predicate,
+over the properties (:func:`where_test`).
+
 The rules are those of ``values.py`` with one addition the agreement tests
 settle: numbers compare as doubles, as in every JSON engine (2**53 + 1
 equals 2**53). A property test holds these predicates equal to
@@ -21,8 +24,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from segmint.segments.definition import Comparison
-from segmint.segments.values import holds, kind
+from segmint.segments.definition import Comparison, PropertyFilter
+from segmint.segments.values import holds, kind, lookup
 
 _JSON = frozenset({str, int, float, bool, type(None), list, dict})
 
@@ -239,3 +242,44 @@ def compile_test(comparisons: tuple[Comparison, ...]) -> Test:
     if len(tests) == 1:
         return tests[0]
     return _All(tests)
+
+
+# ---- where: comparisons on an event's properties ---------------------------------
+
+
+class _WhereKey(Test):
+    """A ``where`` of one filter on a top-level property: the usual one."""
+
+    __slots__ = ("check", "key")
+
+    def __init__(self, key: str, check: Test) -> None:
+        self.key, self.check = key, check
+
+    def holds(self, properties: Any) -> bool:
+        return self.check.holds(properties.get(self.key) if isinstance(properties, dict) else None)
+
+
+class _Where(Test):
+    """A ``where``: every filter holds on the property at its path."""
+
+    __slots__ = ("filters",)
+
+    def __init__(self, filters: tuple[tuple[tuple[str, ...], Test], ...]) -> None:
+        self.filters = filters
+
+    def holds(self, properties: Any) -> bool:
+        for path, check in self.filters:
+            if not check.holds(lookup(properties, path)):
+                return False
+        return True
+
+
+def where_test(where: tuple[PropertyFilter, ...]) -> Test | None:
+    """One predicate over an event's properties for a ``where`` (None: no filter)."""
+    if not where:
+        return None
+    filters = tuple((f.path, compile_test(f.comparisons)) for f in where)
+    if len(filters) == 1 and len(filters[0][0]) == 1:
+        (key,), check = filters[0]
+        return _WhereKey(key, check)
+    return _Where(filters)

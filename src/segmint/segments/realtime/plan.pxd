@@ -1,21 +1,10 @@
 # Static types for plan.py when Cython compiles it (segmint/compiled.py); plan.py is the source.
 cimport cython
-from segmint.segments.values cimport lookup
 from segmint.segments.realtime.compare cimport Test
 
 cdef class Route:
     cdef public Test test
     cdef public list slots
-
-cdef class _WhereKey(Test):
-    cdef public object key
-    cdef public Test check
-    cpdef bint holds(self, object properties) except -1
-
-cdef class _Where(Test):
-    cdef public tuple filters
-    @cython.locals(check=Test)
-    cpdef bint holds(self, object properties) except -1
 
 cdef class Formula:
     cpdef bint holds(self, list leaves, list segments) except -1

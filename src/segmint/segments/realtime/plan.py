@@ -45,7 +45,7 @@ from segmint.segments.definition import (
     walk,
 )
 from segmint.segments.parse import LoadedSegments
-from segmint.segments.realtime.compare import Test, compile_test
+from segmint.segments.realtime.compare import Test, where_test
 from segmint.segments.realtime.leaves import (
     CountLeaf,
     FollowedByLeaf,
@@ -63,7 +63,6 @@ from segmint.segments.realtime.state import (
     SequenceSlot,
     Slot,
 )
-from segmint.segments.values import lookup
 from segmint.traits.definition import TraitDefinition
 
 
@@ -118,43 +117,6 @@ def fingerprint(segments: LoadedSegments, identity: IdentityConfig) -> str:
     return hashlib.sha256(f"{SNAPSHOT_FORMAT}:{text}".encode()).hexdigest()
 
 
-class _WhereKey(Test):
-    """A ``where`` of one filter on a top-level property: the usual one."""
-
-    __slots__ = ("check", "key")
-
-    def __init__(self, key: str, check: Test) -> None:
-        self.key, self.check = key, check
-
-    def holds(self, properties: Any) -> bool:
-        return self.check.holds(properties.get(self.key) if isinstance(properties, dict) else None)
-
-
-class _Where(Test):
-    """A ``where``: every filter holds on the property at its path."""
-
-    __slots__ = ("filters",)
-
-    def __init__(self, filters: tuple[tuple[tuple[str, ...], Test], ...]) -> None:
-        self.filters = filters
-
-    def holds(self, properties: Any) -> bool:
-        for path, check in self.filters:
-            if not check.holds(lookup(properties, path)):
-                return False
-        return True
-
-
-def _where_test(where: tuple[PropertyFilter, ...]) -> Test | None:
-    if not where:
-        return None
-    filters = tuple((f.path, compile_test(f.comparisons)) for f in where)
-    if len(filters) == 1 and len(filters[0][0]) == 1:
-        (key,), check = filters[0]
-        return _WhereKey(key, check)
-    return _Where(filters)
-
-
 class _Builder:
     def __init__(self, computed: dict[str, TraitDefinition]) -> None:
         from segmint.traits.realtime import TraitSlot
@@ -176,7 +138,7 @@ class _Builder:
     def _route(self, match: EventMatch) -> Route:
         key = (match.event, match.where)
         if key not in self.routes:
-            self.routes[key] = Route(_where_test(match.where))
+            self.routes[key] = Route(where_test(match.where))
         return self.routes[key]
 
     def _new_slot(self, slot: Slot, route: Route | None) -> Slot:
