@@ -96,9 +96,7 @@ def number(value: Any) -> bool:
 def _same_part(value: Any, seq: int | None) -> Any:
     """One ``same`` value as a key part: a string itself, a number as a double, a boolean tagged."""
     kind = value.__class__
-    if kind is str:
-        return value
-    if kind is float:
+    if kind is str or kind is float:
         return value
     if kind is int:
         return float(value)  # numbers are equal as doubles

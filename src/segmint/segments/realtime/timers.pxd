@@ -4,7 +4,7 @@ cimport cython
 cdef bint COMPILED
 
 cdef class Schedule:
-    cdef public list heap
+    cdef list _heap
     cdef public dict waiting
     cdef long long[::1] _times
     cdef Py_ssize_t _size

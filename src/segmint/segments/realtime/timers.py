@@ -58,13 +58,13 @@ class Schedule:
     compiled class cannot be.
     """
 
-    __slots__ = ("_size", "_times", "heap", "waiting")
+    __slots__ = ("_heap", "_size", "_times", "waiting")
 
     def __init__(self) -> None:
         self.waiting: dict[int, list[Scheduled]] = {}    # instant -> profiles, in the order they asked
         # The distinct instants of ``waiting``, as a heap: a list (Python source) or the first
         # ``_size`` of ``_times`` (compiled; the list stays empty).
-        self.heap: list[int] = []
+        self._heap: list[int] = []
         self._times = array("q", bytes(8 * 64)) if COMPILED else None
         self._size = 0
 
@@ -82,7 +82,7 @@ class Schedule:
                 if COMPILED:
                     self._push(at)
                 else:
-                    heapq.heappush(self.heap, at)
+                    heapq.heappush(self._heap, at)
             else:
                 bucket.append(profile)
 
@@ -90,7 +90,7 @@ class Schedule:
         """The earliest instant waited for, valid or not (NEVER: none)."""
         if COMPILED:
             return self._times[0] if self._size else NEVER
-        return self.heap[0] if self.heap else NEVER
+        return self._heap[0] if self._heap else NEVER
 
     def next_at(self) -> int | None:
         """The earliest instant with a valid entry, dropping stale instants on the way."""
@@ -116,7 +116,7 @@ class Schedule:
     def _pop(self) -> None:
         """Drop the earliest instant of the heap."""
         if not COMPILED:
-            heapq.heappop(self.heap)
+            heapq.heappop(self._heap)
             return
         times, n = self._times, self._size - 1
         last, i = times[n], 0
