@@ -4,6 +4,10 @@ The modules of ``segmint.compiled.MODULES`` are compiled by Cython, typed by
 the ``.pxd`` beside each. Without a C compiler (or if a build fails) the
 install goes on and those modules run as the Python they are: same results,
 slower. ``segmint --version`` says which one is installed.
+
+Beside the core, on Linux, one plain C extension: ``_arenas``, which puts
+Python's object arenas on huge pages (``segments/realtime/arenas.py``). It
+builds or fails on its own; without it nothing but speed changes.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from setuptools.command.build_ext import build_ext
 ROOT = Path(__file__).parent
 COMPILED = runpy.run_path(str(ROOT / "src" / "segmint" / "compiled.py"))
 MODULES = COMPILED["MODULES"]
+ARENAS = "segmint.segments.realtime._arenas"  # a C extension beside the core, not part of it
 DIRECTIVES = {
     "language_level": 3,
     # Only the .pxd files type anything: annotations in the .py files keep their Python meaning
@@ -58,7 +63,7 @@ class OptionalBuildExt(build_ext):
     def run(self) -> None:
         for record in self._records():
             record.unlink(missing_ok=True)
-        self._failed = not self.extensions
+        self._failed = not any(ext.name in MODULES for ext in self.extensions)
         try:
             super().run()
         except Exception as error:  # noqa: BLE001 - no compiler at all: the pure modules remain
@@ -73,22 +78,29 @@ class OptionalBuildExt(build_ext):
         try:
             super().build_extension(ext)
         except Exception as error:  # noqa: BLE001 - one module failed: the whole core stays pure
+            if ext.name == ARENAS:  # on its own: without it, arenas stay on ordinary pages
+                print(f"segmint: {ARENAS} not built ({error}); Python's arenas stay on 4 KiB pages",
+                      file=sys.stderr)
+                return
             self._failed = True
             _warn(f"{ext.name} not compiled ({error})")
 
 
 def extensions() -> list[Extension]:
+    # Huge pages for Python's arenas (segments/realtime/arenas.py): plain C, Linux only.
+    huge = [Extension(ARENAS, [str(Path("src", *ARENAS.split("."))) + ".c"])] if sys.platform == "linux" else []
     try:
         from Cython.Build import cythonize
     except ImportError:
         _warn("Cython is not installed")
-        return []
+        return huge
     modules = [Extension(name, [str(Path("src", *name.split(".")).with_suffix(".py"))]) for name in MODULES]
     try:
-        return cythonize(modules, compiler_directives=DIRECTIVES, quiet=True)
+        core = cythonize(modules, compiler_directives=DIRECTIVES, quiet=True)
     except Exception as error:  # noqa: BLE001 - a translation error: install the pure modules
         _warn(f"Cython could not translate the core ({error})")
-        return []
+        return huge
+    return core + huge
 
 
 setup(ext_modules=extensions(), cmdclass={"build_ext": OptionalBuildExt})

@@ -38,6 +38,11 @@
    collect and freeze at start, then freeze every 5,000 messages, young
    threshold 50,000); ``--gc default`` keeps CPython's default instead.
 5. ``--check``: the three end with the same memberships.
+
+Like ``segmint replay`` and ``segmint serve``, the benchmark first puts
+Python's object arenas on huge pages where the system allows
+(``segments/realtime/arenas.py``); ``SEGMINT_HUGE_PAGES=0`` keeps them on
+ordinary pages, to compare.
 """
 
 from __future__ import annotations
@@ -62,6 +67,7 @@ from segmint.config.load import load_config
 from segmint.demo import config_path
 from segmint.segments.parse import load_segments
 from segmint.segments.realtime import RealtimeEvaluator
+from segmint.segments.realtime import arenas
 from segmint.segments.realtime.collector import CollectorPolicy
 from segmint.segments.realtime.evaluator import micros
 from segmint.store.store import Store
@@ -241,6 +247,8 @@ def main() -> None:
                         help="garbage collector policy: segmint replay's (default), or CPython's default")
     args = parser.parse_args()
 
+    # As segmint replay and serve do before making the state (SEGMINT_HUGE_PAGES=0 to compare).
+    arenas.use_huge_pages()
     if args.data:
         args.data.mkdir(parents=True, exist_ok=True)
     rows, folder = load_rows(args.customers, args.data)
@@ -257,6 +265,7 @@ def main() -> None:
     print(f"{len(stream):,} messages from {folder} ({late:,} arriving after a later one); "
           f"{len(segments.definitions)} segments", flush=True)
     print(summary(), flush=True)  # compiled or pure Python (SEGMINT_PURE_PYTHON=1 to measure the latter)
+    print(arenas.summary(), flush=True)
 
     # The input rows are the benchmark's buffer, not the evaluator's state: keep the
     # garbage collector from rescanning them (a server would not hold them either).

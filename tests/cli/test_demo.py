@@ -7,6 +7,8 @@ import sys
 
 import orjson
 
+from segmint.segments.realtime import arenas
+
 
 def test_demo_runs_end_to_end(tmp_path):
     result = subprocess.run(
@@ -59,3 +61,4 @@ def test_demo_segments_agree_and_find_the_planted_personas(tmp_path):
     live = chapter["real_time"]  # the replay's own rate, and which build of the core ran it
     assert live["messages"] > 0 and live["messages_per_second"] > 0
     assert live["core"].startswith("compiled core: ")
+    assert live["memory"] == arenas.summary()  # the replay ran on huge pages wherever they exist

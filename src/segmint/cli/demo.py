@@ -109,7 +109,8 @@ def _show_segments(data: dict[str, Any]) -> None:
     live = data.get("real_time")
     if live and live.get("messages_per_second"):
         console.print(f"The real-time replay took {live['messages']:,} messages at {live['messages_per_second']:,} "
-                      f"a second on one core ({live['core']}; benchmarks/README.md has the measured figures).")
+                      f"a second on one core ({live['core']}; {live['memory']}; "
+                      "benchmarks/README.md has the measured figures).")
 
     console.print(
         table(None, ["segment", "campaign", "batch", "real time", "agree", "planted personas"],

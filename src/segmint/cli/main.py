@@ -27,9 +27,11 @@ app = typer.Typer(
 def _version(value: bool) -> None:
     if value:
         from segmint.compiled import summary
+        from segmint.segments.realtime import arenas
 
         typer.echo(f"segmint {__version__}")
         typer.echo(summary())
+        typer.echo(arenas.summary())
         raise typer.Exit()
 
 

@@ -163,6 +163,7 @@ def segments(demo: Demo, explain_segment: str = "cart_abandoners") -> dict[str, 
     from segmint.segments.batch import evaluate_duckdb
     from segmint.segments.inspect import explain
     from segmint.segments.parse import load_segments
+    from segmint.segments.realtime import arenas
     from segmint.segments.replay import replay
 
     assert demo.store is not None
@@ -207,7 +208,8 @@ def segments(demo: Demo, explain_segment: str = "cart_abandoners") -> dict[str, 
         "errors": [str(e) for e in loaded.errors],
         "real_time_changes": changes,
         "real_time": {"messages": fed, "cpu_seconds": round(spent, 3),
-                      "messages_per_second": round(fed / spent) if spent else None, "core": summary()},
+                      "messages_per_second": round(fed / spent) if spent else None, "core": summary(),
+                      "memory": arenas.summary()},
         "explained": {"segment": explain_segment, "profile": member[0] if member else None, "why": explanation},
     }
 

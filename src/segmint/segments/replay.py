@@ -5,7 +5,8 @@ file order (an older message after a newer one is a late event and counts
 as it would in the server), advancing the evaluator's clock to the latest
 event time seen, and finally to ``as_of``. The cyclic garbage collector
 follows ``realtime.collector.CollectorPolicy`` meanwhile (the state is
-frozen out of its walks as it grows).
+frozen out of its walks as it grows), and the state's objects live on huge
+pages where the system has them (``realtime.arenas``).
 """
 
 from __future__ import annotations
@@ -34,8 +35,10 @@ def replay(
     chunks: Iterable[pa.Table], segments: LoadedSegments, identity: IdentityConfig, as_of: datetime
 ) -> ReplayResult:
     from segmint.segments.realtime import RealtimeEvaluator
+    from segmint.segments.realtime.arenas import use_huge_pages
     from segmint.segments.realtime.collector import CollectorPolicy
 
+    use_huge_pages()  # before the state is made: its objects are what the replay waits on
     evaluator = RealtimeEvaluator(segments, identity)
     result = ReplayResult(memberships={})
     clock: datetime | None = None

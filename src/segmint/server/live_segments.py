@@ -43,7 +43,9 @@ def fingerprint(config: Config) -> str:
 class LiveSegments:
     def __init__(self, store: Store, config: Config, clock: Clock) -> None:
         from segmint.segments.realtime import RealtimeEvaluator
+        from segmint.segments.realtime.arenas import use_huge_pages
 
+        use_huge_pages()  # before the state is made or restored (segments/realtime/arenas.py)
         self._store = store
         self._con = store.cursor()
         self._clock = clock
