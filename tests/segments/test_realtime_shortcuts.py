@@ -15,7 +15,8 @@ These tests hold each of those to the slow, obvious answer:
   all at once), with a snapshot taken while some are held, become visible
   in time order, giving the memberships of an evaluator fed in time order;
 - the schedule wakes exactly the profiles whose due has come, once each, as
-  a plain dictionary of dues would.
+  a plain dictionary of dues would; a profile's dues (an array of 64-bit
+  instants, scanned in C where compiled) answer as that dictionary would.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from test_realtime_order import DEFINITIONS, GRID, IDENTITIES, in_order, streams
 
 from segmint.config.model import IdentityConfig
 from segmint.segments.realtime import RealtimeEvaluator
-from segmint.segments.realtime.timers import Schedule
+from segmint.segments.realtime.timers import NEVER, Schedule, due, earliest, new_dues, passed, set_due
 
 
 def assert_verdicts_are_fresh(ev: RealtimeEvaluator) -> None:
@@ -175,6 +176,29 @@ def test_the_schedule_wakes_whom_a_dictionary_of_dues_would(steps: list[Step]) -
                 now = at_
             now = target
         assert schedule.next_at() == (min(dues.values()) if dues else None)
+
+
+instants_or_none = st.one_of(st.none(), st.integers(-(1 << 60), 1 << 60))
+
+
+@settings(max_examples=300, deadline=None)
+@given(leaves=st.integers(1, 70), sets=st.lists(st.tuples(st.integers(0, 69), instants_or_none), max_size=40),
+       probes=st.lists(st.integers(-(1 << 60), 1 << 60), max_size=5))
+def test_a_profiles_dues_answer_as_a_dictionary_would(leaves: int, sets: list[tuple[int, int | None]],
+                                                      probes: list[int]) -> None:
+    dues, model = new_dues(leaves), {}  # the model: leaf -> due, absent when none
+    for leaf, at_ in sets:
+        leaf %= leaves
+        set_due(dues, leaf, NEVER if at_ is None else at_)
+        if at_ is None:
+            model.pop(leaf, None)
+        else:
+            model[leaf] = at_
+        assert due(dues, leaf) == model.get(leaf, NEVER)
+    assert [due(dues, leaf) for leaf in range(leaves)] == [model.get(leaf, NEVER) for leaf in range(leaves)]
+    assert earliest(dues) == min(model.values(), default=NEVER)
+    for probe in [*probes, *model.values()]:
+        assert passed(dues, probe) == sorted(leaf for leaf, at_ in model.items() if at_ <= probe)
 
 
 def test_held_messages_one_a_call_stay_sorted() -> None:

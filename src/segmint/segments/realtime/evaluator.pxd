@@ -1,7 +1,8 @@
 # Static types for evaluator.py when Cython compiles it (segmint/compiled.py); evaluator.py is the source.
 cimport cython
 from cpython.datetime cimport datetime as cdatetime
-from segmint.segments.realtime.timers cimport Schedule
+from cpython.array cimport array
+from segmint.segments.realtime.timers cimport Schedule, due, earliest, new_dues, passed, set_due
 from segmint.segments.realtime.state cimport IdState, Slot, SequenceSlot, SelectorLog
 from segmint.segments.realtime.leaves cimport Leaf, CountTest, instant
 from segmint.segments.realtime.plan cimport Formula, Route
@@ -21,7 +22,7 @@ cdef class Profile:
     cdef public list states
     cdef public list leaves
     cdef public list segments
-    cdef public dict due_of
+    cdef public array dues
     cdef public object due
     cdef public bint alive
     cdef public bint fresh
@@ -58,19 +59,21 @@ cdef class RealtimeEvaluator:
     @cython.locals(held=list, future=Py_ssize_t, added=Py_ssize_t)
     cpdef list feed(self, object rows)
     @cython.locals(held=list, schedule=Schedule, changes=list, touched=dict, expiring=dict,
-                   profile=Profile, due_of=dict, marked=bint, values=list)
+                   profile=Profile, dues=array, expired=bint, marked=bint, values=list, leaf=Py_ssize_t,
+                   later=cython.longlong)
     cpdef list advance(self, object now)
     @cython.locals(state=IdState, profile=Profile, carried=list, parsed=dict)
     cpdef _apply(self, dict row, object at)
-    @cython.locals(dirty=set, values=list, due_of=dict, now=cython.longlong, route=Route, slot=Slot, sequence=SequenceSlot,
+    @cython.locals(dirty=set, values=list, dues=array, now=cython.longlong, route=Route, slot=Slot, sequence=SequenceSlot,
                    index=Py_ssize_t, total=cython.longlong, member=IdState, log=SelectorLog, test=CountTest, deadline=cython.longlong,
-                   until=cython.longlong, gap=cython.longlong, window=cython.longlong)
+                   until=cython.longlong, gap=cython.longlong, window=cython.longlong, current=cython.longlong)
     cpdef _track(self, Profile profile, IdState state, list routes, long long at, long long seq, object properties)
     @cython.locals(touched=dict, profile=Profile, pre=dict, post=dict, changes=list)
     cpdef list _settle(self, object now)
     @cython.locals(names=list, members=list, changes=list, segments=list)
     cpdef list _flips(self, object now, Profile profile, list flipped)
-    @cython.locals(changed=list, due_of=dict, leaves=list, values=list, states=list, leaf=Leaf, i=Py_ssize_t)
+    @cython.locals(changed=list, dues=array, leaves=list, values=list, states=list, leaf=Leaf, i=Py_ssize_t,
+                   first=cython.longlong)
     cpdef list _evaluate(self, Profile profile, long long now)
     @cython.locals(current=list, values=list, formulas=list, dependents=list, leaves=list, flipped=list,
                    position=Py_ssize_t, j=Py_ssize_t, formula=Formula)
@@ -84,7 +87,7 @@ cdef class RealtimeEvaluator:
     @cython.locals(old=Profile, kept=bint, state=IdState)
     cpdef Profile _heir(self, set before, list states)
     cpdef set _profiles_in(self, list keys)
-    @cython.locals(state=IdState)
+    @cython.locals(state=IdState, first=cython.longlong)
     cpdef _resolve(self, list keys, set before, bint force=*)
     @cython.locals(names=list, members=list, changes=list, nothing=list, old=list, new=list, i=Py_ssize_t)
     cpdef list _diff(self, object now, dict pre, dict post)

@@ -54,7 +54,7 @@ from segmint.segments.realtime.explain import explain_condition
 from segmint.segments.realtime.leaves import instant
 from segmint.segments.realtime.plan import SNAPSHOT_FORMAT, Plan, Route, compile_plan
 from segmint.segments.realtime.state import SEQ_BITS, IdState, SequenceSlot
-from segmint.segments.realtime.timers import NEVER, Schedule
+from segmint.segments.realtime.timers import NEVER, Schedule, due, earliest, new_dues, passed, set_due
 
 try:
     import cython
@@ -146,7 +146,7 @@ def _empty(state: IdState) -> bool:
 class Profile:
     """One resolved profile's cached verdicts: leaves, segments, timers."""
 
-    __slots__ = ("alive", "changed", "dirty", "due", "due_of", "fresh", "id", "keys", "leaves", "segments", "states")
+    __slots__ = ("alive", "changed", "dirty", "due", "dues", "fresh", "id", "keys", "leaves", "segments", "states")
 
     def __init__(self, profile_id: str, keys: list[IdKey], states: list[IdState], plan: Plan) -> None:
         self.id = profile_id
@@ -154,7 +154,7 @@ class Profile:
         self.states = states
         self.leaves = list(plan.default_leaves)
         self.segments = plan.default_segments  # replaced on change, never mutated
-        self.due_of: dict[int, int] = {}       # leaf -> next instant time alone may flip it
+        self.dues = new_dues(len(self.leaves))  # per leaf, the next instant time alone may flip it
         self.due: int | None = None            # its valid entry in the schedule
         self.alive = True
         self.fresh = True                      # created since the last instant was settled
@@ -268,32 +268,30 @@ class RealtimeEvaluator:
                     if not profile.alive or profile.due != at:
                         continue
                     profile.due = None
-                    due_of, expired, marked = profile.due_of, None, False
-                    for leaf, when in due_of.items():
-                        if when <= at:
-                            if leaf in expiring:
-                                expired = [leaf] if expired is None else expired + [leaf]
-                            else:
-                                # The dirty set only when a leaf needs it: a wake-up that only
-                                # expires leaves never reads it (one cache miss less: this loop
-                                # waits on memory, a profile's objects are cold by its due).
-                                profile.dirty.add(leaf)
-                                marked = True
-                    if expired is not None:
-                        # A "performed X within W" whose due passed: its latest event left the
-                        # window, so its value is known without evaluating it (three wake-ups in
-                        # five in the real-time benchmark).
-                        values = profile.leaves
-                        for leaf in expired:
-                            del due_of[leaf]
+                    dues, expired, marked = profile.dues, False, False
+                    for leaf in passed(dues, at):
+                        if leaf in expiring:
+                            # A "performed X within W" whose due passed: its latest event left
+                            # the window, so its value is known without evaluating it (three
+                            # wake-ups in five in the real-time benchmark).
+                            set_due(dues, leaf, NEVER)
+                            expired = True
+                            values = profile.leaves
                             if values[leaf] != expiring[leaf]:
                                 values[leaf] = expiring[leaf]
                                 profile.changed.append(leaf)
+                        else:
+                            # The dirty set only when a leaf needs it: a wake-up that only
+                            # expires leaves never reads it (one cache miss less: this loop
+                            # waits on memory, a profile's objects are cold by its due).
+                            profile.dirty.add(leaf)
+                            marked = True
+                    if expired or marked:
                         touched[profile] = None
-                    elif marked:
-                        touched[profile] = None
-                    elif due_of:  # woken early (a due moved later): sleep again
-                        schedule.want(profile, min(due_of.values()))
+                    else:  # woken early (a due moved later): sleep again, if anything is due
+                        later = earliest(dues)
+                        if later != NEVER:
+                            schedule.want(profile, later)
             if self._touched:
                 changes += self._settle(at)
         self._clock = max(self._clock, target)
@@ -390,7 +388,7 @@ class RealtimeEvaluator:
     def _track(self, profile: Profile, state: IdState, routes: list[Route], at: int, seq: int,
                properties: Any) -> None:
         """A track event into the logs it matches; the leaves it may change, marked or decided."""
-        dirty, values, due_of, now = profile.dirty, profile.leaves, profile.due_of, self._clock
+        dirty, values, dues, now = profile.dirty, profile.leaves, profile.dues, self._clock
         for route in routes:
             if route.test is not None and not route.test.holds(properties):
                 continue
@@ -423,9 +421,8 @@ class RealtimeEvaluator:
                     if deadline <= now:
                         dirty.add(leaf)  # a late A, its deadline passed: may be abandoned now
                     elif not values[leaf] and (not window or gap < window):
-                        due = due_of.get(leaf)
-                        if due is None or deadline < due:
-                            due_of[leaf] = deadline
+                        if deadline < due(dues, leaf):
+                            set_due(dues, leaf, deadline)
                             self._schedule.want(profile, deadline)
                 for leaf, window, wanted in slot.quick:
                     # "performed within": known from this event alone, until at + window
@@ -434,12 +431,12 @@ class RealtimeEvaluator:
                         if values[leaf] != wanted:
                             values[leaf] = wanted
                             profile.changed.append(leaf)
-                        due = due_of.get(leaf)
-                        if due is None:
-                            due_of[leaf] = until
+                        current = due(dues, leaf)
+                        if current == NEVER:
+                            set_due(dues, leaf, until)
                             self._schedule.want(profile, until)
-                        elif until > due:
-                            due_of[leaf] = until  # later: an earlier wake-up finds it and sleeps again
+                        elif until > current:
+                            set_due(dues, leaf, until)  # later: an earlier wake-up finds it and sleeps again
 
     def _identify(self, profile: Profile, state: IdState, at: int, seq: int, traits: Any) -> None:
         """The traits an identify sets, for the trait conditions that read them."""
@@ -545,11 +542,12 @@ class RealtimeEvaluator:
                 if heir is not None:  # the same data: its verdicts, dues and pending work hold
                     profile.leaves = list(heir.leaves)
                     profile.segments = heir.segments
-                    profile.due_of.update(heir.due_of)
+                    profile.dues = heir.dues[:]
                     profile.dirty.update(heir.dirty)
                     profile.changed.extend(heir.changed)
-                    if profile.due_of:  # its entry must be at or before every due it has (see _evaluate)
-                        self._schedule.want(profile, min(profile.due_of.values()))
+                    first = earliest(profile.dues)
+                    if first != NEVER:  # its entry must be at or before every due it has (see _evaluate)
+                        self._schedule.want(profile, first)
                 else:
                     profile.dirty.update(self._filled(profile.states))
                 made.append(profile)
@@ -635,23 +633,22 @@ class RealtimeEvaluator:
 
         Returns the segments whose membership flipped.
         """
-        changed, due_of = profile.changed, profile.due_of
-        earliest = None  # the earliest due set here
+        changed, dues = profile.changed, profile.dues
+        first = NEVER  # the earliest due set here
         if profile.dirty:
             leaves, values, states = self._leaves, profile.leaves, profile.states
             for i in profile.dirty:
                 leaf = leaves[i]
-                value, due = leaf.evaluate(states, now)
-                if due is None:
-                    if i in due_of:
-                        del due_of[i]
-                elif due > now:
-                    if due_of.get(i) != due:
-                        due_of[i] = due
-                        if earliest is None or due < earliest:
-                            earliest = due
+                value, when = leaf.evaluate(states, now)
+                if when is None:
+                    set_due(dues, i, NEVER)
+                elif when > now:
+                    if due(dues, i) != when:
+                        set_due(dues, i, when)
+                        if when < first:
+                            first = when
                 else:  # would wake at this very instant forever
-                    raise RuntimeError(f"leaf {i} ({leaf!r}) asked to wake at {due}, not after {now}")
+                    raise RuntimeError(f"leaf {i} ({leaf!r}) asked to wake at {when}, not after {now}")
                 if value != values[i]:
                     values[i] = value
                     changed.append(i)
@@ -665,10 +662,11 @@ class RealtimeEvaluator:
         # later leave it early: it wakes, finds nothing, sleeps again); only a new earlier due,
         # or no entry at all, needs one.
         if profile.due is None:
-            if due_of:
-                self._schedule.want(profile, min(due_of.values()))
-        elif earliest is not None and earliest < profile.due:
-            self._schedule.want(profile, earliest)
+            first = earliest(dues)
+            if first != NEVER:
+                self._schedule.want(profile, first)
+        elif first < profile.due:
+            self._schedule.want(profile, first)
         return flipped
 
     def _recompute(self, profile: Profile, changed: list[int]) -> list[int]:

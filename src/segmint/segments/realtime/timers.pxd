@@ -1,7 +1,17 @@
 # Static types for timers.py when Cython compiles it (segmint/compiled.py); timers.py is the source.
 cimport cython
 
+from cpython.array cimport array
+
 cdef bint COMPILED
+
+cpdef array new_dues(Py_ssize_t leaves)
+cpdef long long due(array dues, Py_ssize_t leaf) except? -1
+cpdef set_due(array dues, Py_ssize_t leaf, long long at)
+@cython.locals(first=cython.longlong, times=cython.p_longlong, i=Py_ssize_t)
+cpdef long long earliest(array dues) except? -1
+@cython.locals(found=list, times=cython.p_longlong, i=Py_ssize_t)
+cpdef list passed(array dues, long long at)
 
 cdef class Schedule:
     cdef list _heap
