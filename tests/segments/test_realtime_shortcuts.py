@@ -30,7 +30,7 @@ from test_realtime_order import DEFINITIONS, GRID, IDENTITIES, in_order, streams
 
 from segmint.config.model import IdentityConfig
 from segmint.segments.realtime import RealtimeEvaluator
-from segmint.segments.realtime.timers import NEVER, Schedule, due, earliest, new_dues, passed, set_due
+from segmint.segments.realtime.timers import NEVER, Schedule, Scheduled, due, earliest, new_dues, passed, set_due
 
 
 def assert_verdicts_are_fresh(ev: RealtimeEvaluator) -> None:
@@ -48,7 +48,7 @@ def assert_verdicts_are_fresh(ev: RealtimeEvaluator) -> None:
         for j, formula in enumerate(plan.formulas):
             assert profile.segments[j] == formula(profile.leaves, profile.segments), (profile.id, plan.names[j])
         if wakes:  # woken at or before every instant time alone may change a leaf: never a miss
-            assert profile.due is not None and profile.due <= min(wakes), profile.id
+            assert profile.due != NEVER and profile.due <= min(wakes), profile.id
             assert any(waiting is profile for waiting in ev._schedule.waiting.get(profile.due, ()))
 
 
@@ -128,9 +128,10 @@ def test_followed_by_is_decided_by_a_partner_in_another_identifier() -> None:
 # ---- the schedule against a dictionary of dues ----------------------------------------
 
 
-class Waiter:
+class Waiter(Scheduled):
     def __init__(self, name: int) -> None:
-        self.name, self.due, self.alive = name, None, True
+        super().__init__()
+        self.name = name
 
     def __repr__(self) -> str:
         return f"Waiter({self.name}, due={self.due}, alive={self.alive})"
@@ -166,7 +167,7 @@ def test_the_schedule_wakes_whom_a_dictionary_of_dues_would(steps: list[Step]) -
                 woken = []
                 for waiter in schedule.take(at_):
                     if waiter.alive and waiter.due == at_:
-                        waiter.due = None
+                        waiter.due = NEVER
                         woken.append(waiter.name)
                 expected = sorted(w for w, due in dues.items() if due == at_)
                 assert sorted(woken) == expected, (at_, woken, expected)

@@ -2,7 +2,7 @@
 cimport cython
 from cpython.datetime cimport datetime as cdatetime
 from cpython.array cimport array
-from segmint.segments.realtime.timers cimport Schedule, due, earliest, new_dues, passed, set_due
+from segmint.segments.realtime.timers cimport Schedule, Scheduled, due, earliest, new_dues, passed, set_due
 from segmint.segments.realtime.state cimport IdState, Slot, SequenceSlot, SelectorLog
 from segmint.segments.realtime.leaves cimport Leaf, CountTest, instant
 from segmint.segments.realtime.plan cimport Formula, Route
@@ -16,15 +16,13 @@ cpdef object _json_with(object value, tuple quoted)
 @cython.locals(days=cython.longlong, seconds=cython.longlong)
 cpdef long long _utc_micros(cdatetime moment)
 
-cdef class Profile:
+cdef class Profile(Scheduled):
     cdef public object id
     cdef public list keys
     cdef public list states
     cdef public list leaves
     cdef public list segments
     cdef public array dues
-    cdef public object due
-    cdef public bint alive
     cdef public bint fresh
     cdef public set dirty
     cdef public list changed

@@ -54,7 +54,7 @@ from segmint.segments.realtime.explain import explain_condition
 from segmint.segments.realtime.leaves import instant
 from segmint.segments.realtime.plan import SNAPSHOT_FORMAT, Plan, Route, compile_plan
 from segmint.segments.realtime.state import SEQ_BITS, IdState, SequenceSlot
-from segmint.segments.realtime.timers import NEVER, Schedule, due, earliest, new_dues, passed, set_due
+from segmint.segments.realtime.timers import NEVER, Schedule, Scheduled, due, earliest, new_dues, passed, set_due
 
 try:
     import cython
@@ -143,10 +143,10 @@ def _empty(state: IdState) -> bool:
     return True
 
 
-class Profile:
+class Profile(Scheduled):
     """One resolved profile's cached verdicts: leaves, segments, timers."""
 
-    __slots__ = ("alive", "changed", "dirty", "due", "dues", "fresh", "id", "keys", "leaves", "segments", "states")
+    __slots__ = ("changed", "dirty", "dues", "fresh", "id", "keys", "leaves", "segments", "states")
 
     def __init__(self, profile_id: str, keys: list[IdKey], states: list[IdState], plan: Plan) -> None:
         self.id = profile_id
@@ -155,7 +155,7 @@ class Profile:
         self.leaves = list(plan.default_leaves)
         self.segments = plan.default_segments  # replaced on change, never mutated
         self.dues = new_dues(len(self.leaves))  # per leaf, the next instant time alone may flip it
-        self.due: int | None = None            # its valid entry in the schedule
+        self.due = NEVER                       # its valid entry in the schedule (NEVER: none)
         self.alive = True
         self.fresh = True                      # created since the last instant was settled
         self.dirty: set[int] = set()           # leaves to re-evaluate
@@ -267,7 +267,7 @@ class RealtimeEvaluator:
                 for profile in schedule.take(at):  # every profile due now (stale entries skipped)
                     if not profile.alive or profile.due != at:
                         continue
-                    profile.due = None
+                    profile.due = NEVER
                     dues, expired, marked = profile.dues, False, False
                     for leaf in passed(dues, at):
                         if leaf in expiring:
@@ -661,7 +661,7 @@ class RealtimeEvaluator:
         # A scheduled profile's entry is at or before every due it had (dues removed or moved
         # later leave it early: it wakes, finds nothing, sleeps again); only a new earlier due,
         # or no entry at all, needs one.
-        if profile.due is None:
+        if profile.due == NEVER:
             first = earliest(dues)
             if first != NEVER:
                 self._schedule.want(profile, first)

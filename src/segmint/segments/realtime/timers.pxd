@@ -13,13 +13,19 @@ cpdef long long earliest(array dues) except? -1
 @cython.locals(found=list, times=cython.p_longlong, i=Py_ssize_t)
 cpdef list passed(array dues, long long at)
 
+cdef class Scheduled:
+    cdef public long long due
+    cdef public bint alive
+
 cdef class Schedule:
     cdef list _heap
     cdef public dict waiting
     cdef long long[::1] _times
     cdef Py_ssize_t _size
-    cpdef want(self, object profile, object at)
+    cpdef want(self, Scheduled profile, long long at)
     cpdef long long first(self)
+    @cython.locals(profile=Scheduled)
+    cpdef object next_at(self)
     cpdef list take(self, object at)
     @cython.locals(times=cython.longlong[::1], n=Py_ssize_t, i=Py_ssize_t, child=Py_ssize_t, last=cython.longlong)
     cdef _pop(self)
