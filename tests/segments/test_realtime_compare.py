@@ -4,11 +4,15 @@
   over doubles (numbers compare as doubles: 2**53 + 1 equals 2**53);
 - count tables (``CountTest``: answer and the largest smaller count that
   disagrees) against ``values.all_hold`` on every count;
-- exact sums against ``fractions.Fraction``.
+- exact sums against ``fractions.Fraction``;
+- searches of a window's instants (``after``, ``later_than``: the array's
+  buffer, where compiled) against ``bisect`` and the last element.
 """
 
 from __future__ import annotations
 
+from array import array
+from bisect import bisect_right
 from fractions import Fraction
 from typing import Any
 
@@ -18,7 +22,7 @@ from hypothesis import strategies as st
 from segmint.segments.definition import OPERATORS, Comparison
 from segmint.segments.realtime.compare import compile_test, double
 from segmint.segments.realtime.leaves import CountTest, _largest
-from segmint.segments.realtime.state import exact, number, same_key, to_float
+from segmint.segments.realtime.state import after, exact, later_than, number, same_key, to_float
 from segmint.segments.values import all_hold, holds
 
 SCALARS = st.one_of(
@@ -145,3 +149,15 @@ def test_the_kth_largest_of_several_windows(lists: list[list[int]], starts: list
     merged = sorted(v for values, start in parts for v in values[start:])
     if 1 <= k <= len(merged):
         assert _largest(parts, k) == merged[-k]
+
+
+@settings(max_examples=300)
+@given(times=st.lists(st.integers(-(2**62), 2**62), max_size=40).map(sorted),
+       probes=st.lists(st.integers(-(2**63), 2**63 - 1), max_size=6))
+def test_searching_a_windows_instants_is_bisect(times: list[int], probes: list[int]) -> None:
+    window = array("q", times)
+    for probe in [*probes, *times, *(t - 1 for t in times), *(t + 1 for t in times)]:
+        if not -(2**63) <= probe < 2**63:
+            continue
+        assert after(window, probe) == bisect_right(times, probe)
+        assert later_than(window, probe) == (bool(times) and times[-1] > probe)

@@ -45,6 +45,11 @@ cdef class SelectorLog:
     cdef public object ts
     cdef public object seqs
 
+@cython.locals(times=cython.p_longlong, lo=Py_ssize_t, hi=Py_ssize_t, mid=Py_ssize_t)
+cpdef Py_ssize_t after(array ts, long long at) except -1
+@cython.locals(n=Py_ssize_t)
+cpdef bint later_than(array ts, long long at) except -1
+
 cpdef Py_ssize_t _window_insert(object ts, object seqs, long long at, long long seq)
 
 cdef class Slot:

@@ -239,14 +239,42 @@ def _push(values: array[int], value: int) -> None:
         values.append(value)
 
 
+def after(ts: array[int], at: int) -> int:
+    """How many of the instants ``ts`` (ascending) are at or before ``at``: where later ones start.
+
+    ``bisect_right``; compiled, a search of the array's buffer. bisect on
+    an ``array('q')`` makes a Python int of every element it probes (900
+    instructions a search, 1.7 % of the real-time benchmark's).
+    """
+    if COMPILED:
+        times = ts.data.as_longlongs
+        lo, hi = 0, len(ts)
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if at < times[mid]:
+                hi = mid
+            else:
+                lo = mid + 1
+        return lo
+    return bisect_right(ts, at)
+
+
+def later_than(ts: array[int], at: int) -> bool:
+    """Whether the latest of the instants ``ts`` (ascending) is after ``at`` (False: none is)."""
+    if COMPILED:
+        n = len(ts)
+        return n > 0 and ts.data.as_longlongs[n - 1] > at
+    return bool(ts) and ts[-1] > at
+
+
 def _window_insert(ts: Any, seqs: Any, at: int, seq: int) -> int:
     """Insert (at, seq) in time order (ties: arrival order); the index it went to."""
-    if not ts or at >= ts[-1]:
+    if not later_than(ts, at):
         i = len(ts)
         _push(ts, at)
         _push(seqs, seq)
     else:
-        i = bisect_right(ts, at)
+        i = after(ts, at)
         ts.insert(i, at)
         seqs.insert(i, seq)
     return i
@@ -310,14 +338,13 @@ class SelectorSlot(Slot):
         horizon = self.horizon
         if horizon and at > now - horizon:
             ts = log.ts
-            if not ts or at >= ts[-1]:
+            if not later_than(ts, at):  # type: ignore[arg-type]
                 _push(ts, at)  # type: ignore[arg-type]
                 _push(log.seqs, seq)  # type: ignore[arg-type]
             else:
                 _window_insert(ts, log.seqs, at, seq)
-            cut = now - horizon
-            if ts[0] <= cut:
-                drop = bisect_right(ts, cut)
+            drop = after(ts, now - horizon)  # type: ignore[arg-type]
+            if drop:
                 del ts[:drop], log.seqs[:drop]  # type: ignore[union-attr]
         return True
 
@@ -376,8 +403,8 @@ class AggregateSlot(Slot):
             i = _window_insert(log.ts, log.seqs, at, seq)
             log.values.insert(i, float(value))  # type: ignore[union-attr]
             log.exacts.insert(i, scaled)  # type: ignore[union-attr]
-            if log.ts[0] <= cut:
-                drop = bisect_right(log.ts, cut)
+            drop = after(log.ts, cut)  # type: ignore[arg-type]
+            if drop:
                 del log.ts[:drop], log.seqs[:drop], log.values[:drop], log.exacts[:drop]  # type: ignore[union-attr]
         return True
 
