@@ -7,6 +7,8 @@ from segmint.segments.realtime.state cimport IdState, Slot, SequenceSlot, Select
 from segmint.segments.realtime.leaves cimport Leaf, CountTest, instant
 from segmint.segments.realtime.plan cimport Formula, Route
 
+cdef long long NEVER  # timers.NEVER, as a C constant here: comparisons with it box nothing
+
 cpdef object micros(object moment)
 cpdef bint _among(IdState state, list states) except -1
 @cython.locals(log=object)
@@ -58,10 +60,10 @@ cdef class RealtimeEvaluator:
     cpdef list feed(self, object rows)
     @cython.locals(held=list, schedule=Schedule, changes=list, touched=dict, expiring=dict,
                    profile=Profile, dues=array, expired=bint, marked=bint, values=list, leaf=Py_ssize_t,
-                   later=cython.longlong)
+                   later=cython.longlong, at=cython.longlong, timer=cython.longlong, target=cython.longlong)
     cpdef list advance(self, object now)
-    @cython.locals(state=IdState, profile=Profile, carried=list, parsed=dict)
-    cpdef _apply(self, dict row, object at)
+    @cython.locals(state=IdState, profile=Profile, carried=list, parsed=dict, seq=cython.longlong)
+    cpdef _apply(self, dict row, long long at)
     @cython.locals(dirty=set, values=list, dues=array, now=cython.longlong, route=Route, slot=Slot, sequence=SequenceSlot,
                    index=Py_ssize_t, total=cython.longlong, member=IdState, log=SelectorLog, test=CountTest, deadline=cython.longlong,
                    until=cython.longlong, gap=cython.longlong, window=cython.longlong, current=cython.longlong)
@@ -71,7 +73,7 @@ cdef class RealtimeEvaluator:
     @cython.locals(names=list, members=list, changes=list, segments=list)
     cpdef list _flips(self, object now, Profile profile, list flipped)
     @cython.locals(changed=list, dues=array, leaves=list, values=list, states=list, leaf=Leaf, i=Py_ssize_t,
-                   first=cython.longlong)
+                   first=cython.longlong, at=cython.longlong)
     cpdef list _evaluate(self, Profile profile, long long now)
     @cython.locals(current=list, values=list, formulas=list, dependents=list, leaves=list, flipped=list,
                    position=Py_ssize_t, j=Py_ssize_t, formula=Formula)

@@ -642,13 +642,14 @@ class RealtimeEvaluator:
                 value, when = leaf.evaluate(states, now)
                 if when is None:
                     set_due(dues, i, NEVER)
-                elif when > now:
-                    if due(dues, i) != when:
-                        set_due(dues, i, when)
-                        if when < first:
-                            first = when
-                else:  # would wake at this very instant forever
-                    raise RuntimeError(f"leaf {i} ({leaf!r}) asked to wake at {when}, not after {now}")
+                else:
+                    at = when  # a C integer where compiled: the comparisons below make no Python int
+                    if at <= now:  # would wake at this very instant forever
+                        raise RuntimeError(f"leaf {i} ({leaf!r}) asked to wake at {at}, not after {now}")
+                    if due(dues, i) != at:
+                        set_due(dues, i, at)
+                        if at < first:
+                            first = at
                 if value != values[i]:
                     values[i] = value
                     changed.append(i)
