@@ -6,7 +6,8 @@
   disagrees) against ``values.all_hold`` on every count;
 - exact sums against ``fractions.Fraction``;
 - searches of a window's instants (``after``, ``later_than``: the array's
-  buffer, where compiled) against ``bisect`` and the last element.
+  buffer, where compiled) against ``bisect`` and the last element;
+- stamps (made from their bytes, where compiled) against the arithmetic.
 """
 
 from __future__ import annotations
@@ -22,7 +23,17 @@ from hypothesis import strategies as st
 from segmint.segments.definition import OPERATORS, Comparison
 from segmint.segments.realtime.compare import compile_test, double
 from segmint.segments.realtime.leaves import CountTest, _largest
-from segmint.segments.realtime.state import after, exact, later_than, number, same_key, to_float
+from segmint.segments.realtime.state import (
+    SEQ_BITS,
+    after,
+    exact,
+    later_than,
+    number,
+    same_key,
+    stamp,
+    to_float,
+    unstamp,
+)
 from segmint.segments.values import all_hold, holds
 
 SCALARS = st.one_of(
@@ -161,3 +172,10 @@ def test_searching_a_windows_instants_is_bisect(times: list[int], probes: list[i
             continue
         assert after(window, probe) == bisect_right(times, probe)
         assert later_than(window, probe) == (bool(times) and times[-1] > probe)
+
+
+@given(at=st.integers(-(2**62), 2**62), seq=st.integers(-(2**63), 2**63 - 1))
+def test_a_stamp_is_time_then_seq(at: int, seq: int) -> None:
+    assert stamp(at, seq) == at * 2**SEQ_BITS + seq
+    if seq >= 0:
+        assert unstamp(stamp(at, seq)) == (at, seq)

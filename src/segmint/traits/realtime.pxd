@@ -1,7 +1,7 @@
 # Static types for realtime.py when Cython compiles it (segmint/compiled.py); realtime.py is the source.
 cimport cython
 from segmint.segments.realtime.compare cimport Test
-from segmint.segments.realtime.state cimport IdState, Slot, exact, number, to_float
+from segmint.segments.realtime.state cimport IdState, Slot, exact, number, stamp, to_float
 from segmint.segments.realtime.leaves cimport Leaf, _aggregate
 from segmint.segments.values cimport lookup
 

@@ -34,7 +34,7 @@ from typing import Any
 from segmint.segments.definition import Comparison
 from segmint.segments.realtime.compare import compile_test
 from segmint.segments.realtime.leaves import FOREVER, Leaf, _aggregate
-from segmint.segments.realtime.state import SEQ_BITS, IdState, Slot, exact, number, to_float
+from segmint.segments.realtime.state import SEQ_BITS, IdState, Slot, exact, number, stamp, to_float
 from segmint.segments.values import lookup
 from segmint.traits.definition import DAY_MICROS, NUMBER_KINDS, VALUE_KINDS, TraitDefinition
 
@@ -181,13 +181,13 @@ class TraitSlot(Slot):
         log = state.logs[self.index]
         if log is None:
             log = state.logs[self.index] = TraitLog(horizon > 0)
-        stamp = (at << SEQ_BITS) + seq
+        at_seq = stamp(at, seq)
         if not horizon:
-            log.summary.update(stamp, value, self.kind)
+            log.summary.update(at_seq, value, self.kind)
             return True
         events = log.events
-        insort(events, (stamp, value))
-        cut = (now - horizon + 1) << SEQ_BITS  # events at or before now - horizon are out for good
+        insort(events, (at_seq, value))
+        cut = stamp(now - horizon + 1, 0)  # events at or before now - horizon are out for good
         if events[0][0] < cut:
             del events[: bisect_right(events, (cut,))]
         return True

@@ -3,7 +3,7 @@ cimport cython
 from cpython.datetime cimport datetime as cdatetime
 from cpython.array cimport array
 from segmint.segments.realtime.timers cimport Schedule, Scheduled, due, earliest, new_dues, passed, set_due
-from segmint.segments.realtime.state cimport IdState, Slot, SequenceSlot, SelectorLog
+from segmint.segments.realtime.state cimport IdState, Slot, SequenceSlot, SelectorLog, stamp
 from segmint.segments.realtime.leaves cimport Leaf, CountTest, instant
 from segmint.segments.realtime.plan cimport Formula, Route
 

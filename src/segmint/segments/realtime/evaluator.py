@@ -53,7 +53,7 @@ from segmint.segments.parse import LoadedSegments
 from segmint.segments.realtime.explain import explain_condition
 from segmint.segments.realtime.leaves import instant
 from segmint.segments.realtime.plan import SNAPSHOT_FORMAT, Plan, Route, compile_plan
-from segmint.segments.realtime.state import SEQ_BITS, IdState, SequenceSlot
+from segmint.segments.realtime.state import IdState, SequenceSlot, stamp
 from segmint.segments.realtime.timers import NEVER, Schedule, Scheduled, due, earliest, new_dues, passed, set_due
 
 try:
@@ -370,7 +370,7 @@ class RealtimeEvaluator:
 
     def _carry(self, primary: IdKey, state: IdState, carried: list[IdKey], at: int, seq: int) -> None:
         """The links a message makes from its primary id to the identifiers it carries."""
-        links, mark = self._links, (at << SEQ_BITS) + seq
+        links, mark = self._links, stamp(at, seq)
         for key in carried:
             if key == primary:
                 continue

@@ -3,7 +3,7 @@ cimport cython
 from cpython.datetime cimport datetime_new, import_datetime
 from segmint.segments.realtime.compare cimport Test
 from segmint.segments.realtime.state cimport (IdState, SelectorLog, AggregateLog, SequenceLog, after, later_than,
-                                             partner, to_float, unstamp)
+                                             partner, stamp, to_float, unstamp)
 
 cdef bint COMPILED
 cdef long long _DAY, _FIRST, _AFTER_LAST

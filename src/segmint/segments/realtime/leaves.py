@@ -29,6 +29,7 @@ from segmint.segments.realtime.state import (
     after,
     later_than,
     partner,
+    stamp,
     to_float,
     unstamp,
 )
@@ -454,7 +455,7 @@ class FollowedByLeaf(Leaf):
         latched, a, b = _gather(states, self.slot)
         if latched:
             return True, None, None
-        first = (now - self.window + 1) << SEQ_BITS if self.window else None
+        first = stamp(now - self.window + 1, 0) if self.window else None
         best: int | None = None
         best_b: int | None = None
         for key, events in a.items():
@@ -499,7 +500,7 @@ class NotFollowedByLeaf(Leaf):
     def _open(self, states: States, now: int) -> list[tuple[int, int, int]]:
         """(abandoned from, until, A's stamp) for each A in the window not followed so far."""
         _, a, b = _gather(states, self.slot)
-        first = (now - self.window + 1) << SEQ_BITS if self.window else None
+        first = stamp(now - self.window + 1, 0) if self.window else None
         gap, window = self.gap, self.window
         out = []
         for key, events in a.items():

@@ -19,7 +19,11 @@ cpdef object to_float(object total, object count=*)
 cpdef bint number(object value) except -1
 cpdef object _same_part(object value, object seq)
 cpdef object same_key(object properties, tuple paths, object seq)
-cpdef object stamp(object at, object seq)
+cdef extern from "Python.h":
+    object _PyLong_FromByteArray(const unsigned char *bytes, size_t n, int little_endian, int is_signed)
+cdef unsigned char _STAMP[16]
+@cython.locals(low=cython.ulonglong, high=cython.ulonglong, i=cython.int)
+cpdef object stamp(long long at, long long seq)
 cpdef tuple unstamp(object value)
 cpdef object partner(list bs, object a, object gap)
 cpdef bint follower_of(list as_, object b, object gap) except -1

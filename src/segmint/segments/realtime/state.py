@@ -136,7 +136,20 @@ _NO_LIST: tuple[()] = ()  # stands in for a list a slot never fills (and costs t
 
 
 def stamp(at: int, seq: int) -> int:
-    """An event's time and seq as one sortable int: (time, seq) order, one list instead of two."""
+    """An event's time and seq as one sortable int: (time, seq) order, one list instead of two.
+
+    ``stamp(t, 0)`` is the first stamp at time ``t``.
+    """
+    if COMPILED and seq >= 0:
+        # The 128-bit number at * 2**64 + seq, made from its 16 bytes (little-endian, two's
+        # complement) by CPython at once: the shift and the sum make three ints on the way.
+        low, high = seq, at  # as unsigned 64-bit halves (state.pxd)
+        for i in range(8):
+            _STAMP[i] = low & 255
+            _STAMP[8 + i] = high & 255
+            low >>= 8
+            high >>= 8
+        return _PyLong_FromByteArray(_STAMP, 16, 1, 1)
     return (at << SEQ_BITS) + seq
 
 
@@ -187,7 +200,7 @@ def _restored_state(logs: list[Any], traits: dict[str, tuple[int, int, Any]], fi
 
 def _remember(recent: list[int], at: int, seq: int) -> None:
     """Keep the RECENT latest stamps (to explain all-history conditions)."""
-    value = (at << SEQ_BITS) + seq
+    value = stamp(at, seq)
     if len(recent) < RECENT:
         insort(recent, value)
     elif value > recent[0]:
@@ -428,8 +441,8 @@ def partner(bs: list[int] | None, a: int, gap: int | None) -> int | None:
     if not bs:
         return None
     at = a >> SEQ_BITS
-    i = bisect_left(bs, at << SEQ_BITS)
-    limit = (at + gap + 1) << SEQ_BITS if gap is not None else None
+    i = bisect_left(bs, stamp(at, 0))
+    limit = stamp(at + gap + 1, 0) if gap is not None else None
     for j in (i, i + 1):
         if j >= len(bs):
             return None
@@ -446,8 +459,8 @@ def follower_of(as_: list[int] | None, b: int, gap: int | None) -> bool:
     if not as_:
         return False
     bt = b >> SEQ_BITS
-    i = bisect_left(as_, (bt - gap) << SEQ_BITS) if gap is not None else 0
-    end = (bt + 1) << SEQ_BITS
+    i = bisect_left(as_, stamp(bt - gap, 0)) if gap is not None else 0
+    end = stamp(bt + 1, 0)
     while i < len(as_) and as_[i] < end:
         if as_[i] != b:
             return True
@@ -491,7 +504,7 @@ class SequenceSlot(Slot):
         value = stamp(at, seq)
         if window:
             _insert(events, value)
-            first = (now - window + 1) << SEQ_BITS
+            first = stamp(now - window + 1, 0)
             if events[0] < first:
                 del events[: bisect_left(events, first)]
             return True
@@ -509,7 +522,7 @@ class SequenceSlot(Slot):
         key = same_key(properties, self.paths, seq if self.is_a else None) if self.paths else ()
         if key is None:
             return False
-        value, index, gap = (at << SEQ_BITS) + seq, self.index, self.gap
+        value, index, gap = stamp(at, seq), self.index, self.gap
         for state in states:
             log = state.logs[index]
             if log is None:
@@ -535,7 +548,7 @@ class SequenceSlot(Slot):
                 _insert(events, value)
                 if others:
                     bt = value >> SEQ_BITS
-                    low, end = ((bt - gap) << SEQ_BITS if gap is not None else -math.inf), (bt + 1) << SEQ_BITS
+                    low, end = (stamp(bt - gap, 0) if gap is not None else -math.inf), stamp(bt + 1, 0)
                     others[:] = [a for a in others if not (low <= a < end and a != value)]
             return True
         followed = partner(others, value, gap) is not None if self.is_a else follower_of(others, value, gap)
