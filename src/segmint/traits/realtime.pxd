@@ -30,7 +30,7 @@ cdef class TraitSlot(Slot):
     cdef public str kind
     cdef public object path
     cdef public bint numeric
-    @cython.locals(log=TraitLog, events=list)
+    @cython.locals(log=TraitLog, events=list, horizon=cython.longlong)
     cpdef bint take(self, IdState state, long long at, long long seq, object properties, long long now) except -1
 
 cdef class ComputedTraitLeaf(Leaf):
