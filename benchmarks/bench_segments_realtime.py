@@ -69,7 +69,7 @@ from segmint.segments.parse import load_segments
 from segmint.segments.realtime import RealtimeEvaluator
 from segmint.segments.realtime import arenas
 from segmint.segments.realtime.collector import CollectorPolicy
-from segmint.segments.realtime.evaluator import micros
+from segmint.segments.realtime.instants import micros
 from segmint.store.store import Store
 
 COLUMNS = "seq, type, event, user_id, anonymous_id, previous_id, event_time, properties, traits, context"

@@ -48,6 +48,7 @@ MODULES = (
     "segmint.identity.graph",
     "segmint.identity.extract",
     "segmint.segments.realtime.timers",
+    "segmint.segments.realtime.instants",
     "segmint.segments.realtime.state",
     "segmint.segments.realtime.leaves",
     "segmint.traits.realtime",

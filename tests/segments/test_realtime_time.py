@@ -178,7 +178,7 @@ def test_micros_is_the_exact_distance_from_the_epoch() -> None:
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from segmint.segments.realtime.evaluator import micros
+    from segmint.segments.realtime.instants import micros
 
     epoch = datetime(1970, 1, 1, tzinfo=UTC)
     zones = st.sampled_from([UTC, ZoneInfo("UTC"), ZoneInfo("Europe/Stockholm"), timezone(timedelta(hours=-5)),
@@ -202,7 +202,7 @@ def test_instant_is_the_datetime_that_many_microseconds_after_the_epoch() -> Non
     from hypothesis import example, given, settings
     from hypothesis import strategies as st
 
-    from segmint.segments.realtime.leaves import instant
+    from segmint.segments.realtime.instants import instant
 
     epoch = datetime(1970, 1, 1, tzinfo=UTC)
     first, last = -62_135_596_800_000_000, 253_402_300_799_999_999  # datetime.min and .max, in UTC

@@ -1,22 +1,19 @@
 # Static types for evaluator.py when Cython compiles it (segmint/compiled.py); evaluator.py is the source.
 cimport cython
-from cpython.datetime cimport datetime as cdatetime
 from cpython.array cimport array
 from segmint.segments.realtime.timers cimport Schedule, Scheduled, due, earliest, new_dues, passed, set_due
 from segmint.segments.realtime.state cimport IdState, Slot, SequenceSlot, SelectorLog, stamp
-from segmint.segments.realtime.leaves cimport Leaf, CountTest, instant
+from segmint.segments.realtime.leaves cimport Leaf, CountTest
+from segmint.segments.realtime.instants cimport instant, micros
 from segmint.segments.realtime.plan cimport Formula, Route
 
 cdef long long NEVER  # timers.NEVER, as a C constant here: comparisons with it box nothing
 
-cpdef object micros(object moment)
 cpdef bint _among(IdState state, list states) except -1
 @cython.locals(log=object)
 cpdef bint _empty(IdState state) except -1
 cpdef object _json(object value)
 cpdef object _json_with(object value, tuple quoted)
-@cython.locals(days=cython.longlong, seconds=cython.longlong)
-cpdef long long _utc_micros(cdatetime moment)
 
 cdef class Profile(Scheduled):
     cdef public object id

@@ -37,13 +37,11 @@ import heapq
 import pickle
 from bisect import insort
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import orjson
 
-from segmint.clock import parse_instant
 from segmint.config.model import IdentityConfig
 from segmint.errors import NotFoundError, SegmintError
 from segmint.identity.extract import message_ids
@@ -51,7 +49,7 @@ from segmint.identity.graph import IdentityGraph, IdKey, Link
 from segmint.segments.changes import Change, Memberships
 from segmint.segments.parse import LoadedSegments
 from segmint.segments.realtime.explain import explain_condition
-from segmint.segments.realtime.leaves import instant
+from segmint.segments.realtime.instants import EPOCH, instant, micros
 from segmint.segments.realtime.plan import SNAPSHOT_FORMAT, Plan, Route, compile_plan
 from segmint.segments.realtime.state import IdState, SequenceSlot, stamp
 from segmint.segments.realtime.timers import NEVER, Schedule, Scheduled, due, earliest, new_dues, passed, set_due
@@ -66,8 +64,6 @@ except ImportError:  # Cython is only needed to build the compiled core
 BEFORE = -(1 << 62)  # the clock of an evaluator created without `start`: nothing exists yet
 # A Change built without its named tuple's Python-level __new__ (a frame per change: ~one per message).
 _change = tuple.__new__
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
 
 
 class SnapshotError(SegmintError):
@@ -81,31 +77,8 @@ def _latest_first(entry: tuple[int, int, int, dict[str, Any]]) -> tuple[int, int
     return -entry[0], -entry[1], -entry[2]
 
 
-_EPOCH_DAY = _EPOCH.toordinal()
-_UTC_ZONES = (UTC, ZoneInfo("UTC"))  # the stores' rows come in ZoneInfo("UTC")
 
 
-def micros(moment: datetime | str) -> int:
-    """Microseconds since the epoch, exactly (a naive datetime is UTC)."""
-    if moment.__class__ is datetime and moment.tzinfo in _UTC_ZONES:  # type: ignore[union-attr]
-        return _utc_micros(moment)  # type: ignore[arg-type]
-    if isinstance(moment, str):
-        moment = parse_instant(moment)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return (moment - _EPOCH) // _MICROSECOND  # exact: timedelta // timedelta is an int, in C
-
-
-def _utc_micros(moment: datetime) -> int:
-    """``micros`` of a UTC datetime, from its fields.
-
-    Subtracting the epoch asks both tzinfos for their offsets and builds a
-    timedelta: 6 % of the compiled replay's instructions, against a C field
-    read each here (evaluator.pxd types ``moment``).
-    """
-    days = moment.toordinal() - _EPOCH_DAY
-    seconds = days * 86_400 + moment.hour * 3_600 + moment.minute * 60 + moment.second
-    return seconds * 1_000_000 + moment.microsecond
 
 
 def _json(value: Any) -> Any:
@@ -190,7 +163,7 @@ class RealtimeEvaluator:
         self._tick = 0
         self._schedule = Schedule()
         self._touched: dict[Profile, None] = {}  # an ordered set
-        self._stamped: tuple[int, datetime] = (BEFORE, _EPOCH)  # the last instant turned into a datetime
+        self._stamped: tuple[int, datetime] = (BEFORE, EPOCH)  # the last instant turned into a datetime
         # The JSON columns configured identifiers read, and the first key each path takes there.
         roots: dict[str, set[str]] = {}
         for identifier in identity.identifiers.values():

@@ -1,18 +1,9 @@
 # Static types for leaves.py when Cython compiles it (segmint/compiled.py); leaves.py is the source.
 cimport cython
-from cpython.datetime cimport datetime_new, import_datetime
 from segmint.segments.realtime.compare cimport Test
+from segmint.segments.realtime.instants cimport instant
 from segmint.segments.realtime.state cimport (IdState, SelectorLog, AggregateLog, SequenceLog, after, later_than,
                                              partner, stamp, to_float, unstamp)
-
-cdef bint COMPILED
-cdef long long _DAY, _FIRST, _AFTER_LAST
-
-@cython.locals(whole=cython.longlong, days=cython.longlong, rest=cython.longlong, z=cython.longlong, era=cython.longlong,
-               day_of_era=cython.longlong, year_of_era=cython.longlong, day_of_year=cython.longlong,
-               shifted=cython.longlong, day=cython.longlong, month=cython.longlong, year=cython.longlong,
-               seconds=cython.longlong)
-cpdef object instant(object micros)
 
 cpdef object _aggregate(str function, object count, object total, object low, object high)
 

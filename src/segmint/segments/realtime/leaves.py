@@ -16,12 +16,12 @@ import math
 from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
 from itertools import accumulate
 from typing import Any
 
 from segmint.segments.definition import Comparison
 from segmint.segments.realtime.compare import Test, compile_test
+from segmint.segments.realtime.instants import instant
 from segmint.segments.realtime.state import (
     RECENT,
     SEQ_BITS,
@@ -35,48 +35,12 @@ from segmint.segments.realtime.state import (
 )
 from segmint.segments.values import all_hold
 
-try:
-    import cython
-
-    COMPILED = cython.compiled  # a constant when Cython compiles this module: True
-except ImportError:  # Cython is only needed to build the compiled core
-    COMPILED = False
-
 States = Sequence[IdState]
 Verdict = tuple[bool, int | None]  # holds, next instant time alone may change it
 FOREVER = 1 << 62
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_DAY = 86_400_000_000
-_FIRST = -62_135_596_800_000_000  # 0001-01-01T00:00:00Z, as microseconds since the epoch
-_AFTER_LAST = 253_402_300_800_000_000  # 10000-01-01T00:00:00Z: after datetime.max
 _NO_TIMES = array("q")  # the window of an identifier without the log: never filled
 
-if COMPILED:
-    import_datetime()  # CPython's datetime C API, cimported by leaves.pxd (as datetime_new below)
 
-
-def instant(micros: int) -> datetime:
-    """The UTC datetime ``micros`` microseconds after the epoch."""
-    if COMPILED and _FIRST <= micros < _AFTER_LAST:
-        # The compiled build makes it from its fields through the C API: a timedelta and an
-        # addition cost ~4,700 instructions, 3 % of the real-time benchmark's (one per instant
-        # with a change). The civil date of a day number: H. Hinnant's days_from_civil, inverted.
-        whole = micros  # a C integer in the compiled build
-        days = whole // _DAY
-        rest = whole - days * _DAY
-        z = days + 719_468  # days since 0000-03-01
-        era = z // 146_097
-        day_of_era = z - era * 146_097
-        year_of_era = (day_of_era - day_of_era // 1460 + day_of_era // 36_524 - day_of_era // 146_096) // 365
-        day_of_year = day_of_era - (365 * year_of_era + year_of_era // 4 - year_of_era // 100)
-        shifted = (5 * day_of_year + 2) // 153  # months since March
-        day = day_of_year - (153 * shifted + 2) // 5 + 1
-        month = shifted + 3 if shifted < 10 else shifted - 9
-        year = year_of_era + era * 400 + (1 if month <= 2 else 0)
-        seconds = rest // 1_000_000
-        return datetime_new(year, month, day, seconds // 3600, seconds // 60 % 60, seconds % 60,
-                            rest - seconds * 1_000_000, UTC)
-    return _EPOCH + timedelta(0, 0, micros)  # positional: a third faster than microseconds=micros
 
 
 def _events(name: str, pairs: Any) -> list[dict[str, Any]]:
