@@ -41,7 +41,8 @@ cdef class RealtimeEvaluator:
     cdef public object _tick
     cdef public Schedule _schedule
     cdef public dict _touched
-    cdef public tuple _stamped
+    cdef public long long _stamped_at
+    cdef public object _stamped
     cdef public tuple _id_roots
     cdef dict _routes
     cdef frozenset _parsed
@@ -57,7 +58,8 @@ cdef class RealtimeEvaluator:
     cpdef list feed(self, object rows)
     @cython.locals(held=list, schedule=Schedule, changes=list, touched=dict, expiring=dict,
                    profile=Profile, dues=array, expired=bint, marked=bint, values=list, leaf=Py_ssize_t,
-                   later=cython.longlong, at=cython.longlong, timer=cython.longlong, target=cython.longlong)
+                   later=cython.longlong, at=cython.longlong, timer=cython.longlong, target=cython.longlong,
+                   first_held=cython.longlong)
     cpdef list advance(self, object now)
     @cython.locals(state=IdState, profile=Profile, carried=list, parsed=dict, seq=cython.longlong)
     cpdef _apply(self, dict row, long long at)
@@ -66,16 +68,16 @@ cdef class RealtimeEvaluator:
                    until=cython.longlong, gap=cython.longlong, window=cython.longlong, current=cython.longlong)
     cpdef _track(self, Profile profile, IdState state, list routes, long long at, long long seq, object properties)
     @cython.locals(touched=dict, profile=Profile, pre=dict, post=dict, changes=list)
-    cpdef list _settle(self, object now)
+    cpdef list _settle(self, long long now)
     @cython.locals(names=list, members=list, changes=list, segments=list)
-    cpdef list _flips(self, object now, Profile profile, list flipped)
+    cpdef list _flips(self, long long now, Profile profile, list flipped)
     @cython.locals(changed=list, dues=array, leaves=list, values=list, states=list, leaf=Leaf, i=Py_ssize_t,
                    first=cython.longlong, at=cython.longlong)
     cpdef list _evaluate(self, Profile profile, long long now)
     @cython.locals(current=list, values=list, formulas=list, dependents=list, leaves=list, flipped=list,
                    position=Py_ssize_t, j=Py_ssize_t, formula=Formula)
     cpdef list _recompute(self, Profile profile, list changed)
-    cpdef object _instant(self, object now)
+    cpdef object _instant(self, long long now)
     cpdef _identify(self, Profile profile, IdState state, object at, object seq, object traits)
     cpdef _join(self, object key, IdState state)
     cpdef _link(self, object a, object b, object at, object seq)
@@ -87,8 +89,8 @@ cdef class RealtimeEvaluator:
     @cython.locals(state=IdState, first=cython.longlong)
     cpdef _resolve(self, list keys, set before, bint force=*)
     @cython.locals(names=list, members=list, changes=list, nothing=list, old=list, new=list, i=Py_ssize_t)
-    cpdef list _diff(self, object now, dict pre, dict post)
+    cpdef list _diff(self, long long now, dict pre, dict post)
     @cython.locals(formulas=list, dependents=list, j=Py_ssize_t, formula=Formula)
     cpdef _propagate(self, list todo, Py_ssize_t flipped_from, list values, list leaves, list flipped)
     @cython.locals(links=dict)
-    cpdef _carry(self, object primary, IdState state, list carried, object at, object seq)
+    cpdef _carry(self, object primary, IdState state, list carried, long long at, long long seq)

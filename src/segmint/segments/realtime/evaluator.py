@@ -163,7 +163,7 @@ class RealtimeEvaluator:
         self._tick = 0
         self._schedule = Schedule()
         self._touched: dict[Profile, None] = {}  # an ordered set
-        self._stamped: tuple[int, datetime] = (BEFORE, EPOCH)  # the last instant turned into a datetime
+        self._stamped_at, self._stamped = BEFORE, EPOCH  # the last instant turned into a datetime, and it
         # The JSON columns configured identifiers read, and the first key each path takes there.
         roots: dict[str, set[str]] = {}
         for identifier in identity.identifiers.values():
@@ -223,7 +223,7 @@ class RealtimeEvaluator:
         target, held, schedule = micros(now), self._held, self._schedule
         changes: list[Change] = []
         while True:
-            at = held[-1][0] if held else NEVER
+            at = first_held = held[-1][0] if held else NEVER
             # The earliest scheduled instant, valid or not: an instant whose entries all went
             # stale costs one turn of this loop, which is cheaper than checking the top entry's
             # profile on every turn, one per message (as Schedule.next_at does).
@@ -233,8 +233,9 @@ class RealtimeEvaluator:
             if at > target:  # NEVER included: every instant is before it
                 break
             self._clock = at
-            while held and held[-1][0] == at:
+            while first_held == at:  # a C comparison where compiled (at is NEVER when none is held)
                 self._apply(held.pop()[3], at)
+                first_held = held[-1][0] if held else NEVER
             if timer == at:
                 touched, expiring = self._touched, self._expiring
                 for profile in schedule.take(at):  # every profile due now (stale entries skipped)
@@ -271,9 +272,9 @@ class RealtimeEvaluator:
         return changes
 
     def _instant(self, now: int) -> datetime:
-        if now != self._stamped[0]:
-            self._stamped = (now, instant(now))
-        return self._stamped[1]
+        if now != self._stamped_at:
+            self._stamped_at, self._stamped = now, instant(now)
+        return self._stamped
 
     def next_instant(self) -> datetime | None:
         """The earliest instant at which time alone may change something (None: none pending)."""
@@ -571,7 +572,7 @@ class RealtimeEvaluator:
 
     def _flips(self, now: int, profile: Profile, flipped: list[int]) -> list[Change]:
         """The changes of a profile whose segments ``flipped`` (ordered by segment name)."""
-        at = self._stamped[1] if now == self._stamped[0] else self._instant(now)
+        at = self._stamped if now == self._stamped_at else self._instant(now)
         names, members, profile_id, segments = self._names, self._members, profile.id, profile.segments
         changes = []
         for j in sorted(flipped, key=names.__getitem__) if len(flipped) > 1 else flipped:

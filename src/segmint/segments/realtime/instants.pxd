@@ -14,4 +14,4 @@ cpdef long long _utc_micros(cdatetime moment)
                day_of_era=cython.longlong, year_of_era=cython.longlong, day_of_year=cython.longlong,
                shifted=cython.longlong, day=cython.longlong, month=cython.longlong, year=cython.longlong,
                seconds=cython.longlong)
-cpdef object instant(object micros)
+cpdef object instant(long long micros)

@@ -22,11 +22,12 @@ cdef class Schedule:
     cdef public dict waiting
     cdef long long[::1] _times
     cdef Py_ssize_t _size
+    @cython.locals(instant=object, bucket=list)
     cpdef want(self, Scheduled profile, long long at)
     cpdef long long first(self)
     @cython.locals(profile=Scheduled)
     cpdef object next_at(self)
-    cpdef list take(self, object at)
+    cpdef list take(self, long long at)
     @cython.locals(times=cython.longlong[::1], n=Py_ssize_t, i=Py_ssize_t, child=Py_ssize_t, last=cython.longlong)
     cdef _pop(self)
     @cython.locals(times=cython.longlong[::1], n=Py_ssize_t, i=Py_ssize_t, parent=Py_ssize_t)

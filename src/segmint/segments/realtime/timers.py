@@ -139,9 +139,10 @@ class Schedule:
         """Wake ``profile`` at ``at`` at the latest."""
         if at < profile.due:  # NEVER (not waiting) included
             profile.due = at
-            bucket = self.waiting.get(at)
+            instant = at  # the dictionary's key: one Python int made, where compiled
+            bucket = self.waiting.get(instant)
             if bucket is None:
-                self.waiting[at] = [profile]
+                self.waiting[instant] = [profile]
                 if COMPILED:
                     self._push(at)
                 else:
