@@ -41,6 +41,7 @@ cdef class RealtimeEvaluator:
     cdef public object _tick
     cdef public Schedule _schedule
     cdef public dict _touched
+    cdef dict _untouched
     cdef public long long _stamped_at
     cdef public object _stamped
     cdef public tuple _id_roots

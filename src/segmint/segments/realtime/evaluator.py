@@ -163,6 +163,7 @@ class RealtimeEvaluator:
         self._tick = 0
         self._schedule = Schedule()
         self._touched: dict[Profile, None] = {}  # an ordered set
+        self._untouched: dict[Profile, None] = {}  # the other one, empty (_settle uses the two in turn)
         self._stamped_at, self._stamped = BEFORE, EPOCH  # the last instant turned into a datetime, and it
         # The JSON columns configured identifiers read, and the first key each path takes there.
         roots: dict[str, set[str]] = {}
@@ -545,30 +546,38 @@ class RealtimeEvaluator:
         touched = self._touched
         if not touched:
             return []
-        self._touched = {}
-        if len(touched) == 1:  # the usual case: one message, or one profile's deadline
-            (profile,) = touched
-            if profile.alive and not profile.fresh:
+        # Two dicts in turn, emptied after use: none made per instant (one settle per instant).
+        self._touched, self._untouched = self._untouched, touched
+        try:
+            if len(touched) == 1:  # the usual case: one message, or one profile's deadline
+                (profile,) = touched
+                if profile.alive and not profile.fresh:
+                    flipped = self._evaluate(profile, now)
+                    return self._flips(now, profile, flipped) if flipped else []
+            pre: dict[str, list[bool]] | None = None  # made only when a profile ends or begins
+            post: dict[str, list[bool]] | None = None
+            changes: list[Change] = []
+            for profile in touched:
+                if not profile.alive:
+                    if not profile.fresh:
+                        if pre is None:
+                            pre = {}
+                        pre[profile.id] = profile.segments
+                    continue
                 flipped = self._evaluate(profile, now)
-                return self._flips(now, profile, flipped) if flipped else []
-        pre: dict[str, list[bool]] = {}
-        post: dict[str, list[bool]] = {}
-        changes: list[Change] = []
-        for profile in touched:
-            if not profile.alive:
-                if not profile.fresh:
-                    pre[profile.id] = profile.segments
-                continue
-            flipped = self._evaluate(profile, now)
-            if profile.fresh:
-                profile.fresh = False
-                post[profile.id] = profile.segments
-            elif flipped:
-                changes += self._flips(now, profile, flipped)
-        if pre or post:
-            changes += self._diff(now, pre, post)
-        changes.sort()
-        return changes
+                if profile.fresh:
+                    profile.fresh = False
+                    if post is None:
+                        post = {}
+                    post[profile.id] = profile.segments
+                elif flipped:
+                    changes += self._flips(now, profile, flipped)
+            if pre is not None or post is not None:
+                changes += self._diff(now, pre or {}, post or {})
+            changes.sort()
+            return changes
+        finally:
+            touched.clear()
 
     def _flips(self, now: int, profile: Profile, flipped: list[int]) -> list[Change]:
         """The changes of a profile whose segments ``flipped`` (ordered by segment name)."""
@@ -630,7 +639,7 @@ class RealtimeEvaluator:
             profile.dirty.clear()
         if changed:
             flipped = self._recompute(profile, changed)
-            profile.changed = []
+            changed.clear()  # the same list: none made per evaluation
         else:
             flipped = []
         # A scheduled profile's entry is at or before every due it had (dues removed or moved
