@@ -73,7 +73,7 @@ cdef class RealtimeEvaluator:
     @cython.locals(names=list, members=list, changes=list, segments=list)
     cpdef list _flips(self, long long now, Profile profile, list flipped)
     @cython.locals(changed=list, dues=array, leaves=list, values=list, states=list, leaf=Leaf, i=Py_ssize_t,
-                   first=cython.longlong, at=cython.longlong)
+                   first=cython.longlong, wake=cython.longlong)
     cpdef list _evaluate(self, Profile profile, long long now)
     @cython.locals(current=list, values=list, formulas=list, dependents=list, leaves=list, flipped=list,
                    position=Py_ssize_t, j=Py_ssize_t, formula=Formula)

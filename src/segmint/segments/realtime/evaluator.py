@@ -77,10 +77,6 @@ def _latest_first(entry: tuple[int, int, int, dict[str, Any]]) -> tuple[int, int
     return -entry[0], -entry[1], -entry[2]
 
 
-
-
-
-
 def _json(value: Any) -> Any:
     return orjson.loads(value) if isinstance(value, (str, bytes)) else value
 
@@ -164,7 +160,7 @@ class RealtimeEvaluator:
         self._schedule = Schedule()
         self._touched: dict[Profile, None] = {}  # an ordered set
         self._untouched: dict[Profile, None] = {}  # the other one, empty (_settle uses the two in turn)
-        self._stamped_at, self._stamped = BEFORE, EPOCH  # the last instant turned into a datetime, and it
+        self._stamped_at, self._stamped = BEFORE, EPOCH  # the last instant made a datetime, and that datetime
         # The JSON columns configured identifiers read, and the first key each path takes there.
         roots: dict[str, set[str]] = {}
         for identifier in identity.identifiers.values():
@@ -626,13 +622,13 @@ class RealtimeEvaluator:
                 if when is None:
                     set_due(dues, i, NEVER)
                 else:
-                    at = when  # a C integer where compiled: the comparisons below make no Python int
-                    if at <= now:  # would wake at this very instant forever
-                        raise RuntimeError(f"leaf {i} ({leaf!r}) asked to wake at {at}, not after {now}")
-                    if due(dues, i) != at:
-                        set_due(dues, i, at)
-                        if at < first:
-                            first = at
+                    wake = when  # a C integer where compiled: the comparisons below make no Python int
+                    if wake <= now:  # would wake at this very instant forever
+                        raise RuntimeError(f"leaf {i} ({leaf!r}) asked to wake at {wake}, not after {now}")
+                    if due(dues, i) != wake:
+                        set_due(dues, i, wake)
+                        if wake < first:
+                            first = wake
                 if value != values[i]:
                     values[i] = value
                     changed.append(i)

@@ -41,8 +41,6 @@ FOREVER = 1 << 62
 _NO_TIMES = array("q")  # the window of an identifier without the log: never filled
 
 
-
-
 def _events(name: str, pairs: Any) -> list[dict[str, Any]]:
     return [{"seq": seq, "event_time": instant(at).isoformat(), "event": name} for at, seq in pairs]
 

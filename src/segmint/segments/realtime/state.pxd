@@ -68,7 +68,7 @@ cdef class Slot:
 cdef class SelectorSlot(Slot):
     cdef public long long horizon
     cdef public bint recent
-    @cython.locals(log=SelectorLog, horizon=cython.longlong, cut=cython.longlong, drop=Py_ssize_t)
+    @cython.locals(log=SelectorLog, horizon=cython.longlong, drop=Py_ssize_t)
     cpdef bint take(self, IdState state, long long at, long long seq, object properties, long long now) except -1
 
 cdef class AggregateLog:
