@@ -73,11 +73,3 @@ def use_huge_pages() -> str | None:
         _arenas.install()
     return reason
 
-
-def stats() -> dict[str, int | bool]:
-    """The allocator's counts (regions, arenas handed out, reused, free, passed on); empty when not built."""
-    try:
-        from segmint.segments.realtime import _arenas
-    except ImportError:
-        return {}
-    return dict(_arenas.stats())

@@ -118,14 +118,13 @@ class Profile(Scheduled):
     __slots__ = ("changed", "dirty", "dues", "fresh", "id", "keys", "leaves", "segments", "states")
 
     def __init__(self, profile_id: str, keys: list[IdKey], states: list[IdState], plan: Plan) -> None:
+        Scheduled.__init__(self)               # not waiting (due NEVER), alive
         self.id = profile_id
         self.keys = keys                      # its identifiers that have messages of their own
         self.states = states
         self.leaves = list(plan.default_leaves)
         self.segments = plan.default_segments  # replaced on change, never mutated
         self.dues = new_dues(len(self.leaves))  # per leaf, the next instant time alone may flip it
-        self.due = NEVER                       # its valid entry in the schedule (NEVER: none)
-        self.alive = True
         self.fresh = True                      # created since the last instant was settled
         self.dirty: set[int] = set()           # leaves to re-evaluate
         self.changed: list[int] = []           # leaves already updated in place, segments to follow
