@@ -195,7 +195,7 @@ class TraitSlot(Slot):
 
 def _window(logs: list[TraitLog], low: int, high: int) -> list[tuple[int, Any]]:
     """Events with low < time <= high, from every log, in stamp order."""
-    lo, hi = (low + 1) << SEQ_BITS, (high + 1) << SEQ_BITS
+    lo, hi = stamp(low + 1, 0), stamp(high + 1, 0)  # the first stamps after low and after high
     out: list[tuple[int, Any]] = []
     for log in logs:
         events = log.events
